@@ -1,0 +1,176 @@
+import express, { type Express, type Request, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { registerFeatureRoutes } from './features/index.js';
+import { parseApiKey } from './features/api-keys/api-key.token.js';
+import type { Database } from './platform/db/database.js';
+import { AppError } from './platform/http/errors.js';
+import {
+  errorHandler,
+  noStore,
+  notFoundOrMethodNotAllowed,
+  requestId,
+  requireJsonContentType,
+  type TraceIdSource,
+} from './platform/http/middleware.js';
+import { RouteRegistry, type Clock, type RouteInventoryEntry } from './platform/http/route.js';
+import type { Mailer } from './platform/mail/mailer.js';
+import {
+  enforceSessionLifetime,
+  MemorySessionStore,
+  RedisSessionStore,
+  sessionMiddleware,
+  type SessionTimeouts,
+} from './platform/session/session.js';
+import { registerHealthRoute } from './features/health/health.routes.js';
+import type { AuthRateLimits } from './features/auth/auth.limits.js';
+import { createAuthRateLimits } from './features/auth/auth.limits.js';
+import { PasswordHasher } from './features/auth/auth.passwords.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  /** Null in the embedded default: sessions and counters stay in process memory. */
+  redis: Redis | null;
+  logger: Logger;
+  mailer: Mailer;
+  clock?: Clock;
+  traceId?: TraceIdSource;
+  /** Sees every response body as it is sent; the contract tests validate them against openapi.yaml. */
+  responseObserver?: ResponseObserver;
+}
+
+export type ResponseObserver = (req: Request, status: number, body: unknown) => void;
+
+/** Everything a feature's routes may use. */
+export interface FeatureDeps {
+  config: Config;
+  db: Database;
+  redis: Redis | null;
+  logger: Logger;
+  mailer: Mailer;
+  clock: Clock;
+  limits: AuthRateLimits;
+  hasher: PasswordHasher;
+  sessionTimeouts: SessionTimeouts;
+}
+
+export interface BuiltApp {
+  app: Express;
+  inventory: RouteInventoryEntry[];
+  deps: FeatureDeps;
+  close(): void;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+/** Builds the Express app. Never listens; tests and main.ts both call this. */
+export function buildApp(input: AppDeps): BuiltApp {
+  const { config, db, redis, logger } = input;
+  const clock = input.clock ?? systemClock;
+  const sessionTimeouts: SessionTimeouts = {
+    idleTimeoutMs: config.session.idleTimeoutMs,
+    absoluteTimeoutMs: config.session.absoluteTimeoutMs,
+    anonymousTimeoutMs: 15 * 60_000,
+  };
+  const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
+  const deps: FeatureDeps = {
+    config,
+    db,
+    redis,
+    logger,
+    mailer: input.mailer,
+    clock,
+    limits: createAuthRateLimits(config, redis, clock),
+    hasher: new PasswordHasher(config.argon2MaxConcurrency),
+    sessionTimeouts,
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'extended');
+  if (config.isProduction) app.set('trust proxy', 1);
+
+  app.use(requestId(input.traceId ?? (() => null)));
+  const observer = input.responseObserver;
+  if (observer) {
+    app.use((req, res, next) => {
+      const json = res.json.bind(res);
+      let observed = false;
+      res.json = (body: unknown) => {
+        observed = true;
+        observer(req, res.statusCode, body);
+        return json(body);
+      };
+      res.on('finish', () => {
+        if (!observed) observer(req, res.statusCode, undefined);
+      });
+      next();
+    });
+  }
+  app.use(helmet());
+
+  registerHealthRoute(app, { db, redis, store });
+
+  const v1 = express.Router();
+  v1.use(noStore);
+  v1.use(requireJsonContentType);
+  v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json' }));
+  v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
+
+  const registry = new RouteRegistry(v1, { db, config, clock });
+  registerFeatureRoutes(registry, deps);
+  v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
+  app.use('/v1', v1);
+
+  app.use(notFoundOrMethodNotAllowed(() => [{ method: 'get', path: '/health' }]));
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
+    deps,
+    close() {
+      if (store instanceof MemorySessionStore) store.close();
+      deps.limits.close();
+    },
+  };
+}
+
+/**
+ * API key or session, never both: with `x-api-key` present the cookie is not even read. A key in
+ * a query string is refused outright. A malformed key or bad checksum fails here, before any
+ * database work.
+ */
+function apiKeyOrSession(session: RequestHandler, clock: Clock, timeouts: SessionTimeouts): RequestHandler {
+  return (req: Request, res, next) => {
+    const q = req.query as Record<string, unknown>;
+    if ('api_key' in q || 'apiKey' in q || 'x-api-key' in q) {
+      next(new AppError('API_KEY_INVALID', { message: 'API keys are accepted only in the x-api-key header.' }));
+      return;
+    }
+    const header = req.headers['x-api-key'];
+    if (header !== undefined) {
+      const key = Array.isArray(header) ? undefined : header;
+      if (key === undefined || parseApiKey(key) === null) {
+        next(new AppError('API_KEY_INVALID'));
+        return;
+      }
+      req.apiKey = key;
+      next();
+      return;
+    }
+    session(req, res, (err?: unknown) => {
+      if (err) {
+        next(err);
+        return;
+      }
+      enforceSessionLifetime(req, clock.now().getTime(), timeouts).then(() => {
+        next();
+      }, next);
+    });
+  };
+}

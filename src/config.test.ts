@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, () => undefined);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('names every invalid variable without echoing its value', () => {
+    const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://secret-host/db', DAILY_WRITE_QUOTA: '-3' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DAILY_WRITE_QUOTA', 'DATABASE_URL', 'PORT']);
+    expect(problems.join('\n')).not.toContain('secret-host');
+  });
+
+  it('requires DATABASE_URL, REDIS_URL and a 32+ character SESSION_SECRET in production', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', SESSION_SECRET: 'short' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET']);
+  });
+
+  it('starts in production with every required variable, with the __Host- cookie and Secure', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://u@db/app',
+      REDIS_URL: 'redis://cache:6379',
+      SESSION_SECRET: 'x'.repeat(32),
+    });
+    expect(config.session.cookieName).toBe('__Host-sid');
+    expect(config.session.secure).toBe(true);
+    expect(config.apiDocs).toBe(false);
+  });
+
+  it('defaults to the embedded database with a random session secret and a warning in development', () => {
+    const warnings: string[] = [];
+    const config = loadConfig({}, (m) => warnings.push(m));
+    expect(config.database.kind).toBe('pglite');
+    expect(config.database).toMatchObject({ dataDir: './.data/pglite' });
+    expect(config.session.secret.length).toBeGreaterThanOrEqual(32);
+    expect(warnings.join()).toContain('SESSION_SECRET');
+    expect(config.port).toBe(3000);
+    expect(config.dailyWriteQuota).toBe(1000);
+  });
+
+  it('refuses a per-IP login limit below the floor of 100 per 15 minutes', () => {
+    expect(problemsOf({ LOGIN_IP_LIMIT_PER_15_MIN: '5' })[0]).toMatch(/^LOGIN_IP_LIMIT_PER_15_MIN/);
+  });
+});

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every environment variable the service reads. Each key carries a one-line description that
+ * `.env.example` mirrors. Parsed once at start-up by `loadConfig`; nothing reads `process.env`
+ * elsewhere.
+ */
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_POOL_MAX: positiveInt.max(100).default(4),
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
+  DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(2000),
+  PGLITE_DATA_DIR: z.string().min(1).optional(),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  SESSION_SECRET: z.string().min(1).optional(),
+  SESSION_IDLE_TIMEOUT_MINUTES: positiveInt.default(60),
+  SESSION_ABSOLUTE_TIMEOUT_HOURS: positiveInt.default(12),
+  APP_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  MAIL_FROM: z.string().min(3).default('Incident Tracker <no-reply@localhost>'),
+  DAILY_WRITE_QUOTA: positiveInt.default(1000),
+  LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
+  SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
+  FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
+  ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(2),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
+  API_DOCS: bool.optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default('incident-tracker-api'),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  database:
+    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectionTimeoutMs: number }
+    | { kind: 'pglite'; dataDir: string | null; statementTimeoutMs: number };
+  redisUrl: string | null;
+  session: { secret: string; idleTimeoutMs: number; absoluteTimeoutMs: number; cookieName: string; secure: boolean };
+  appBaseUrl: string;
+  mail: { smtpUrl: string | null; from: string };
+  dailyWriteQuota: number;
+  limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number };
+  argon2MaxConcurrency: number;
+  shutdownTimeoutMs: number;
+  apiDocs: boolean;
+  telemetry: { otlpEndpoint: string | null; serviceName: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment into a typed Config. Throws ConfigError naming every bad or missing
+ * variable (never echoing a value, since some are secrets).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  warn: (message: string) => void = (m) => {
+    process.stderr.write(`${m}\n`);
+  },
+): Config {
+  const raw = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(raw);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${issue.path.join('.')}: ${issue.message}`);
+    }
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  if (isProduction) {
+    if (!e.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
+    if (!e.REDIS_URL) problems.push('REDIS_URL: required when NODE_ENV=production');
+    if (!e.SESSION_SECRET || e.SESSION_SECRET.length < 32) {
+      problems.push('SESSION_SECRET: required when NODE_ENV=production, at least 32 characters');
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  let secret = e.SESSION_SECRET;
+  if (!secret) {
+    secret = randomBytes(32).toString('base64url');
+    if (e.NODE_ENV === 'development') {
+      warn('SESSION_SECRET is not set: using a random one; sessions will not survive a restart.');
+    }
+  }
+
+  const database: Config['database'] = e.DATABASE_URL
+    ? {
+        kind: 'postgres',
+        url: e.DATABASE_URL,
+        poolMax: e.DATABASE_POOL_MAX,
+        statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+        connectionTimeoutMs: e.DATABASE_CONNECTION_TIMEOUT_MS,
+      }
+    : {
+        kind: 'pglite',
+        dataDir: e.PGLITE_DATA_DIR ?? (e.NODE_ENV === 'development' ? './.data/pglite' : null),
+        statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      };
+
+  return {
+    env: e.NODE_ENV,
+    isProduction,
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    database,
+    redisUrl: e.REDIS_URL ?? null,
+    session: {
+      secret,
+      idleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MINUTES * 60_000,
+      absoluteTimeoutMs: e.SESSION_ABSOLUTE_TIMEOUT_HOURS * 3_600_000,
+      cookieName: isProduction ? '__Host-sid' : 'sid',
+      secure: isProduction,
+    },
+    appBaseUrl: e.APP_BASE_URL.replace(/\/+$/, ''),
+    mail: { smtpUrl: e.SMTP_URL ?? null, from: e.MAIL_FROM },
+    dailyWriteQuota: e.DAILY_WRITE_QUOTA,
+    limits: {
+      loginPerIpPer15Min: e.LOGIN_IP_LIMIT_PER_15_MIN,
+      signupPerIpPerHour: e.SIGNUP_IP_LIMIT_PER_HOUR,
+      forgotPerIpPerHour: e.FORGOT_IP_LIMIT_PER_HOUR,
+    },
+    argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    apiDocs: e.API_DOCS ?? !isProduction,
+    telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, serviceName: e.OTEL_SERVICE_NAME },
+  };
+}

@@ -1,0 +1,53 @@
+import type { Queryable } from '../../platform/db/database.js';
+import { AppError } from '../../platform/http/errors.js';
+import type { Scope } from '../../platform/rbac/authorize.js';
+import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';
+
+export interface ApiKeyPrincipal {
+  tenantId: string;
+  apiKeyId: string;
+  serviceAccountId: string;
+  scopes: Scope[];
+}
+
+/** Last lastUsedAt write per key in this process: at most one write a minute per key. */
+const lastUsedWrites = new Map<string, number>();
+const LAST_USED_INTERVAL_MS = 60_000;
+
+/**
+ * Authenticates an `x-api-key` inside a transaction opened with the key's public id as the
+ * lookup setting (the `api_keys_by_public_id` policy), then switches the transaction to the key's
+ * tenant. No cache: revocation and expiry apply to the very next request.
+ */
+export async function authenticateApiKey(tx: Queryable, key: string, now: Date): Promise<ApiKeyPrincipal> {
+  const parsed = parseApiKey(key);
+  if (!parsed) throw new AppError('API_KEY_INVALID');
+  const { rows } = await tx.query<{
+    tenant_id: string;
+    id: string;
+    service_account_id: string;
+    secret_hash: string;
+    scopes: Scope[];
+    expires_at: Date | null;
+    revoked_at: Date | null;
+  }>(
+    `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at
+       FROM api_keys WHERE public_id = $1`,
+    [parsed.publicId],
+  );
+  const row = rows.find((r) => apiKeyHashMatches(key, r.secret_hash));
+  if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) {
+    throw new AppError('API_KEY_INVALID');
+  }
+  await tx.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.api_key_public_id', '', true)`, [row.tenant_id]);
+  const last = lastUsedWrites.get(row.id) ?? 0;
+  if (now.getTime() - last >= LAST_USED_INTERVAL_MS) {
+    lastUsedWrites.set(row.id, now.getTime());
+    await tx.query(
+      `UPDATE api_keys SET last_used_at = $3
+        WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $3::timestamptz - interval '1 minute')`,
+      [row.tenant_id, row.id, now],
+    );
+  }
+  return { tenantId: row.tenant_id, apiKeyId: row.id, serviceAccountId: row.service_account_id, scopes: row.scopes };
+}

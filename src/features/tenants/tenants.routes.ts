@@ -1,0 +1,43 @@
+import type { FeatureDeps } from '../../app.js';
+import type { RouteRegistry } from '../../platform/http/route.js';
+import { createTenantBody, tenantParams } from './tenants.schema.js';
+import { createTenant, listTenants, tenantRef } from './tenants.service.js';
+
+export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
+  routes.account({
+    method: 'get',
+    path: '/tenants',
+    action: 'signed_in',
+    async handler({ ctx }) {
+      const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
+      return { status: 200, body: { data: await listTenants(deps, userId), nextCursor: null } };
+    },
+  });
+
+  routes.account({
+    method: 'post',
+    path: '/tenants',
+    action: 'signed_in',
+    body: createTenantBody,
+    async handler({ ctx, body, req }) {
+      const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
+      const tenant = await createTenant(deps, ctx, userId, body);
+      req.session.activeTenantId = tenant.id;
+      return { status: 201, body: tenant, headers: { Location: `/v1/tenants/${tenant.id}` } };
+    },
+  });
+
+  routes.tenant({
+    method: 'post',
+    path: '/tenants/:tenantId/switch',
+    action: 'tenants.access',
+    tenant: 'path',
+    authorize: 'route',
+    params: tenantParams,
+    async handler({ ctx, tx, tenantId, req }) {
+      const activeTenant = await tenantRef(tx, ctx, tenantId);
+      req.session.activeTenantId = tenantId;
+      return { status: 200, body: { activeTenant } };
+    },
+  });
+}

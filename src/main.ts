@@ -1,0 +1,67 @@
+import type { Server } from 'node:http';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './platform/log/logger.js';
+import { createRuntime } from './runtime.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const runtime = await createRuntime(config, logger);
+  const built = buildApp({ config, logger, db: runtime.db, redis: runtime.redis, mailer: runtime.mailer });
+
+  const server: Server = built.app.listen(config.port, config.host, () => {
+    logger.info({ port: config.port, database: runtime.db.kind, sessions: runtime.redis ? 'redis' : 'memory' }, 'listening');
+  });
+  server.keepAliveTimeout = 5000;
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    const force = setTimeout(() => {
+      logger.error('drain timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 5000);
+    force.unref();
+    // Stop accepting; idle keep-alive sockets are closed so the drain is not held by them.
+    server.close(() => {
+      built.close();
+      runtime.close().then(
+        () => {
+          logger.info('shutdown complete');
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'error while closing resources');
+          process.exit(1);
+        },
+      );
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs).unref();
+  };
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxSettings } from './database.js';
+
+export interface PgliteOptions {
+  /** A directory for durable data, or null for an in-memory database. */
+  dataDir: string | null;
+  statementTimeoutMs: number;
+}
+
+function wrap(tx: Transaction | PGlite): Queryable {
+  return {
+    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      const res = await tx.query<T>(sql, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await tx.exec(sql);
+    },
+  };
+}
+
+/**
+ * The embedded default: PostgreSQL compiled to WASM, in this process. It has one connection, and
+ * PGlite serialises transactions on it, so concurrency tests still see real locking semantics
+ * (one writer at a time), which is stricter than a pool.
+ */
+export async function createPgliteDatabase(opts: PgliteOptions): Promise<Database & { pglite: PGlite }> {
+  if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
+  const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create();
+  await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
+
+  async function run<T>(preamble: string | null, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return pglite.transaction(async (tx) => {
+      if (preamble) await tx.exec(preamble.replace(/^BEGIN; /, ''));
+      return fn(wrap(tx));
+    });
+  }
+
+  return {
+    kind: 'pglite',
+    pglite,
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), fn),
+    withSystemTx: (fn) => run(null, fn),
+    async ping() {
+      await pglite.query('SELECT 1');
+    },
+    async close() {
+      if (!pglite.closed) await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Database, Queryable } from './database.js';
+
+export interface TenantTxContext {
+  tenantId: string;
+  userId: string | null;
+}
+
+/**
+ * Runs `fn` in one transaction as the RLS-bound app role with the tenant (and user) set
+ * transaction-locally. Every tenant-scoped read and write in request handling goes through here.
+ */
+export function withTenantTx<T>(db: Database, ctx: TenantTxContext, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: ctx.tenantId, userId: ctx.userId }, fn);
+}
+
+/**
+ * Account-level work with no tenant: users, sessions' users, password resets, and "my
+ * memberships" (allowed across tenants by the narrow `memberships_own_rows` policy).
+ */
+export function withAccountTx<T>(db: Database, userId: string | null, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId }, fn);
+}
+
+/** The named cross-tenant lookups, each allowed by exactly one reviewed RLS policy. */
+export type Lookup = { kind: 'inviteByTokenHash'; tokenHash: string } | { kind: 'apiKeyByPublicId'; publicId: string };
+
+export function withLookupTx<T>(
+  db: Database,
+  userId: string | null,
+  lookup: Lookup,
+  fn: (tx: Queryable) => Promise<T>,
+): Promise<T> {
+  return db.withAppTx(
+    lookup.kind === 'inviteByTokenHash'
+      ? { tenantId: null, userId, inviteTokenHash: lookup.tokenHash }
+      : { tenantId: null, userId, apiKeyPublicId: lookup.publicId },
+    fn,
+  );
+}

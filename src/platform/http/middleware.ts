@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { mapDatabaseError } from '../db/pg-errors.js';
+import { AppError, isAppError } from './errors.js';
+
+export type TraceIdSource = () => string | null;
+
+/** x-request-id on every response: the active trace id when tracing is on, else a fresh one. */
+export function requestId(traceId: TraceIdSource): RequestHandler {
+  return (req, res, next) => {
+    req.requestId = traceId() ?? randomBytes(16).toString('hex');
+    res.setHeader('x-request-id', req.requestId);
+    next();
+  };
+}
+
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader('Cache-Control', 'no-store');
+  next();
+};
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** A body must be JSON: anything else with content gets 415 before parsing. */
+export const requireJsonContentType: RequestHandler = (req, _res, next) => {
+  const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {
+    next(new AppError('UNSUPPORTED_MEDIA_TYPE'));
+    return;
+  }
+  next();
+};
+
+export interface KnownRoute {
+  method: string;
+  path: string;
+}
+
+function toRegex(path: string): RegExp {
+  return new RegExp(`^${path.replace(/:[A-Za-z]+/g, '[^/]+')}/?$`);
+}
+
+/** Unknown path: 404. Known path with another method: 405 with `Allow`. */
+export function notFoundOrMethodNotAllowed(routes: () => KnownRoute[]): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const allowed = routes()
+      .filter((r) => toRegex(r.path).test(req.path))
+      .map((r) => r.method.toUpperCase());
+    if (allowed.length > 0) {
+      const allow = [...new Set(allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed)].join(', ');
+      res.setHeader('Allow', allow);
+      next(new AppError('METHOD_NOT_ALLOWED', { details: { allow: allow.split(', ') } }));
+      return;
+    }
+    next(new AppError('NOT_FOUND'));
+  };
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+function toAppError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  const type = (err as BodyParserError | null)?.type;
+  if (type === 'entity.parse.failed') return new AppError('MALFORMED_JSON');
+  if (type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE');
+  if (type === 'request.aborted' || type === 'request.size.invalid') return new AppError('VALIDATION_FAILED');
+  const mapped = mapDatabaseError(err);
+  if (mapped) return mapped;
+  return new AppError('INTERNAL', { cause: err });
+}
+
+/** The one error handler: every failure becomes the envelope; internals go to the log only. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const appErr = toAppError(err);
+    if (appErr.status >= 500) {
+      const cause = appErr.code === 'INTERNAL' ? err : (appErr.cause ?? err);
+      logger.error({ err: cause, requestId: req.requestId, method: req.method, path: req.path }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(appErr.headers)) res.setHeader(k, v);
+    res.status(appErr.status).json({
+      code: appErr.code,
+      message: appErr.message,
+      traceId: req.requestId,
+      details: appErr.details,
+    });
+  };
+}

@@ -1,0 +1,312 @@
+import type { Request, Response, Router } from 'express';
+import type { ZodType } from 'zod';
+import type { Config } from '../../config.js';
+import { authenticateApiKey } from '../../features/api-keys/api-key.auth.js';
+import { consumeWriteQuota, markQuotaExceeded, quotaHeaders, type QuotaState } from '../../features/usage/usage.quota.js';
+import { recordAuditEvent } from '../audit/audit.js';
+import type { Database, Queryable } from '../db/database.js';
+import type { Action, Role } from '../rbac/authorize.js';
+import { enforce } from '../rbac/authorize.js';
+import { csrfTokenMatches, destroySession } from '../session/session.js';
+import type { Principal, RequestContext } from './context.js';
+import { AppError } from './errors.js';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  parseIdempotencyKey,
+  releaseIdempotencyKey,
+  requestFingerprint,
+  type IdempotencyScope,
+} from './idempotency.js';
+import { parseInput } from './validation.js';
+
+export interface HttpResult {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface RouteDeps {
+  db: Database;
+  config: Config;
+  clock: Clock;
+}
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+
+interface BaseSpec<B, Q, P> {
+  method: Method;
+  path: string;
+  summary?: string;
+  body?: ZodType<B>;
+  query?: ZodType<Q>;
+  params?: ZodType<P>;
+}
+
+interface HandlerArgs<B, Q, P> {
+  ctx: RequestContext;
+  body: B;
+  query: Q;
+  params: P;
+  req: Request;
+}
+
+/**
+ * A route with no tenant: auth and account routes. `action` is `public` (anyone, CSRF still
+ * applies to unsafe methods) or `signed_in`.
+ */
+export interface AccountRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
+  action: 'public' | 'signed_in';
+  handler(args: HandlerArgs<B, Q, P>): Promise<HttpResult>;
+}
+
+/**
+ * A tenant route. The wrapper resolves the tenant (the active one, or `:tenantId` in the path,
+ * which must be a membership of the caller or the answer is 404), opens one tenant transaction,
+ * and runs the handler inside it. With `authorize: 'route'` the wrapper enforces `action` before
+ * the handler (collection routes); with `'service'` the service loads the object first (404) and
+ * then calls `enforce` (403). Either way a handler that returns without the declared action having
+ * been authorised is a bug and fails the request.
+ */
+export interface TenantRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
+  action: Action;
+  tenant: 'active' | 'path';
+  authorize: 'route' | 'service';
+  apiKeys?: boolean;
+  /** Counts against the tenant's daily write quota (successful incident writes). */
+  metered?: boolean;
+  /** Accepts `Idempotency-Key`. */
+  idempotent?: boolean;
+  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult>;
+}
+
+export interface RouteInventoryEntry {
+  method: Method;
+  path: string;
+  action: string;
+  apiKeys: boolean;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function baseContext(req: Request, now: Date, principal: Principal): RequestContext {
+  return {
+    requestId: req.requestId,
+    ip: req.ip ?? null,
+    userAgent: req.get('user-agent')?.slice(0, 500) ?? null,
+    principal,
+    tenant: null,
+    now,
+    authorized: new Set(),
+  };
+}
+
+function send(res: Response, result: HttpResult): void {
+  if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
+  res.status(result.status);
+  if (result.body === undefined || result.status === 204) res.end();
+  else res.json(result.body);
+}
+
+/** CSRF: every unsafe request under cookie auth must carry the session's token. */
+function checkCsrf(req: Request): void {
+  if (!UNSAFE.has(req.method) || req.apiKey !== undefined) return;
+  const presented = req.get('x-csrf-token');
+  if (!csrfTokenMatches(req.session?.csrfToken, presented)) throw new AppError('CSRF_TOKEN_INVALID');
+}
+
+export class RouteRegistry {
+  readonly inventory: RouteInventoryEntry[] = [];
+
+  constructor(
+    private readonly router: Router,
+    private readonly deps: RouteDeps,
+  ) {}
+
+  account<B = undefined, Q = undefined, P = undefined>(spec: AccountRouteSpec<B, Q, P>): void {
+    this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: false });
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
+      checkCsrf(req);
+      const now = this.deps.clock.now();
+      const userId = req.session?.userId;
+      if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
+      const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
+      const input = parseAll(spec, req);
+      if (userId) await this.assertSessionEpoch(req, userId);
+      send(res, await spec.handler({ ctx, ...input, req }));
+    });
+  }
+
+  tenant<B = undefined, Q = undefined, P = undefined>(spec: TenantRouteSpec<B, Q, P>): void {
+    this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: spec.apiKeys ?? false });
+    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+      const now = this.deps.clock.now();
+      const apiKey = req.apiKey;
+      if (apiKey !== undefined && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
+      checkCsrf(req);
+      const userId = apiKey === undefined ? req.session?.userId : undefined;
+      if (apiKey === undefined && !userId) throw new AppError('AUTH_REQUIRED');
+      const input = parseAll(spec, req);
+
+      let tenantId: string | undefined;
+      if (spec.tenant === 'path') {
+        tenantId = (req.params as Record<string, string | undefined>).tenantId;
+        if (!tenantId || !UUID_RE.test(tenantId)) throw new AppError('NOT_FOUND');
+      } else if (apiKey === undefined) {
+        tenantId = req.session?.activeTenantId ?? undefined;
+        if (!tenantId) throw new AppError('TENANT_CONTEXT_REQUIRED');
+      }
+
+      const ctx = baseContext(req, now, { type: 'anonymous' });
+      const run = async (tx: Queryable, resolvedTenant: string): Promise<HttpResult> => {
+        ctx.tenant = { id: resolvedTenant, role: ctx.tenant?.role ?? null };
+        if (spec.authorize === 'route') enforce(spec.action, { tenantId: resolvedTenant }, ctx);
+        const result = await spec.handler({ ctx, ...input, req, tx, tenantId: resolvedTenant });
+        if (!ctx.authorized.has(spec.action)) throw new Error(`route ${spec.method} ${spec.path} did not authorize ${spec.action}`);
+        return result;
+      };
+
+      let idem: IdempotencyScope | null = null;
+      const execute = async (): Promise<HttpResult> =>
+        this.deps.db.withAppTx(
+          apiKey !== undefined
+            ? { tenantId: null, userId: null, apiKeyPublicId: apiKeyPublicIdOf(apiKey) }
+            : { tenantId: tenantId ?? null, userId: userId ?? null },
+          async (tx) => {
+            let resolvedTenant: string;
+            if (apiKey !== undefined) {
+              const key = await authenticateApiKey(tx, apiKey, now);
+              ctx.principal = { type: 'service_account', serviceAccountId: key.serviceAccountId, apiKeyId: key.apiKeyId, scopes: key.scopes };
+              ctx.tenant = { id: key.tenantId, role: null };
+              resolvedTenant = key.tenantId;
+            } else {
+              ctx.principal = { type: 'user', userId: userId as string };
+              resolvedTenant = tenantId as string;
+              const role = await this.loadMembership(tx, req, resolvedTenant, userId as string, spec.tenant);
+              ctx.tenant = { id: resolvedTenant, role };
+            }
+            if (spec.idempotent && idem === null) {
+              const key = parseIdempotencyKey(req.get('idempotency-key'));
+              if (key !== null) {
+                // The claim needs its own committed transaction; signal the caller to claim and rerun.
+                throw new NeedsIdempotencyClaim({
+                  tenantId: resolvedTenant,
+                  principalType: ctx.principal.type === 'user' ? 'user' : 'service_account',
+                  principalId: ctx.principal.type === 'user' ? ctx.principal.userId : (ctx.principal as { serviceAccountId: string }).serviceAccountId,
+                  key,
+                  fingerprint: requestFingerprint(req.method, req.path, req.body),
+                });
+              }
+            }
+            let result = await run(tx, resolvedTenant);
+            if (spec.metered && result.status < 300) {
+              const quota: QuotaState = await consumeWriteQuota(tx, resolvedTenant, now, this.deps.config.dailyWriteQuota);
+              result = { ...result, headers: { ...result.headers, ...quotaHeaders(quota) } };
+            }
+            if (idem !== null) await completeIdempotencyKey(tx, idem, { status: result.status, body: result.body, headers: result.headers ?? {} });
+            return result;
+          },
+        );
+
+      let result: HttpResult;
+      try {
+        result = await execute();
+      } catch (err) {
+        if (err instanceof NeedsIdempotencyClaim) {
+          idem = err.scope;
+          const stored = await claimIdempotencyKey(this.deps.db, userId ?? null, idem, now);
+          if (stored) {
+            send(res, { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } });
+            return;
+          }
+          try {
+            result = await execute();
+          } catch (inner) {
+            await releaseIdempotencyKey(this.deps.db, userId ?? null, idem).catch(() => undefined);
+            throw await this.afterFailure(inner, ctx, req);
+          }
+        } else {
+          throw await this.afterFailure(err, ctx, req);
+        }
+      }
+      send(res, result);
+    });
+  }
+
+  /** A quota rejection is audited once per tenant per day, after the write rolled back. */
+  private async afterFailure(err: unknown, ctx: RequestContext, req: Request): Promise<unknown> {
+    if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED' && ctx.tenant) {
+      const tenantId = ctx.tenant.id;
+      await this.deps.db
+        .withAppTx({ tenantId, userId: ctx.principal.type === 'user' ? ctx.principal.userId : null }, async (tx) => {
+          if (await markQuotaExceeded(tx, tenantId, ctx.now)) {
+            await recordAuditEvent(tx, ctx, tenantId, {
+              action: 'quota.exceeded',
+              target: { type: 'tenant', id: tenantId },
+              metadata: { limit: err.details.limit, method: req.method, path: req.path },
+            });
+          }
+        })
+        .catch(() => undefined);
+    }
+    return err;
+  }
+
+  private async loadMembership(tx: Queryable, req: Request, tenantId: string, userId: string, mode: 'active' | 'path'): Promise<Role> {
+    const { rows } = await tx.query<{ role: Role | null; session_epoch: number }>(
+      `SELECT m.role, u.session_epoch FROM users u
+         LEFT JOIN memberships m ON m.tenant_id = $1 AND m.user_id = u.id
+        WHERE u.id = $2`,
+      [tenantId, userId],
+    );
+    const row = rows[0];
+    if (!row || row.session_epoch !== req.session.epoch) {
+      await destroySession(req);
+      throw new AppError('AUTH_REQUIRED');
+    }
+    if (row.role === null) {
+      if (mode === 'path') throw new AppError('NOT_FOUND');
+      req.session.activeTenantId = null;
+      throw new AppError('TENANT_CONTEXT_REQUIRED');
+    }
+    return row.role;
+  }
+
+  /** A password reset or change bumps the epoch and so ends every other session of the user. */
+  private async assertSessionEpoch(req: Request, userId: string): Promise<void> {
+    const { rows } = await this.deps.db.withAppTx({ tenantId: null, userId }, (tx) =>
+      tx.query<{ session_epoch: number }>('SELECT session_epoch FROM users WHERE id = $1', [userId]),
+    );
+    if (rows[0]?.session_epoch !== req.session.epoch) {
+      await destroySession(req);
+      throw new AppError('AUTH_REQUIRED');
+    }
+  }
+}
+
+class NeedsIdempotencyClaim extends Error {
+  constructor(readonly scope: IdempotencyScope) {
+    super('idempotency claim needed');
+  }
+}
+
+function apiKeyPublicIdOf(key: string): string {
+  // authenticateApiKey re-validates the format and checksum; this only extracts the lookup id.
+  const m = /^itk_([0-9a-f]{32})_/.exec(key);
+  if (!m?.[1]) throw new AppError('API_KEY_INVALID');
+  return m[1];
+}
+
+function parseAll<B, Q, P>(spec: BaseSpec<B, Q, P>, req: Request): { body: B; query: Q; params: P } {
+  return {
+    params: spec.params ? parseInput(spec.params, req.params, 'params') : (undefined as P),
+    query: spec.query ? parseInput(spec.query, req.query, 'query') : (undefined as Q),
+    body: spec.body ? parseInput(spec.body, req.body, 'body') : (undefined as B),
+  };
+}

@@ -1,0 +1,58 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Database } from './platform/db/database.js';
+import { migrate } from './platform/db/migrator.js';
+import { createPgliteDatabase } from './platform/db/pglite.js';
+import { createPostgresDatabase } from './platform/db/postgres.js';
+import { LogMailer, SmtpMailer, type Mailer } from './platform/mail/mailer.js';
+
+export interface Runtime {
+  db: Database;
+  redis: Redis | null;
+  mailer: Mailer;
+  close(): Promise<void>;
+}
+
+/**
+ * A Redis client that fails fast: no offline queue (a command while disconnected errors at once)
+ * and a command timeout (a hung server cannot hold a request), reconnecting in the background.
+ */
+export function createRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    commandTimeout: 1000,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: false,
+  });
+  redis.on('error', (err: Error) => {
+    logger.warn({ err: { message: err.message } }, 'redis error');
+  });
+  return redis;
+}
+
+/** Creates the database, Redis and mailer the config asks for. Embedded PGlite is migrated here. */
+export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
+  let db: Database;
+  if (config.database.kind === 'postgres') {
+    db = createPostgresDatabase({ ...config.database, logger });
+  } else {
+    db = await createPgliteDatabase(config.database);
+    const { applied } = await migrate(db);
+    if (applied.length > 0) logger.info({ applied }, 'embedded database migrated');
+  }
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
+  const mailer: Mailer = config.mail.smtpUrl ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger) : new LogMailer(logger);
+  return {
+    db,
+    redis,
+    mailer,
+    async close() {
+      await mailer.close();
+      if (redis) redis.disconnect();
+      await db.close();
+    },
+  };
+}

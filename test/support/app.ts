@@ -1,0 +1,112 @@
+import { Writable } from 'node:stream';
+import type { Request } from 'express';
+import supertest from 'supertest';
+import { buildApp, type BuiltApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Database } from '../../src/platform/db/database.js';
+import { migrate } from '../../src/platform/db/migrator.js';
+import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
+import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
+import type { Clock } from '../../src/platform/http/route.js';
+import { createLogger } from '../../src/platform/log/logger.js';
+import { LogMailer, SmtpMailer, type Mailer } from '../../src/platform/mail/mailer.js';
+import { createRedis } from '../../src/runtime.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from './backend.js';
+import { ResponseValidator } from './contract.js';
+import { recordContractProblem, logCapture } from './state.js';
+
+/** A clock tests can move. */
+export class FakeClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  smtpUrl?: string;
+  poolMax?: number;
+}
+
+export interface TestApp {
+  built: BuiltApp;
+  app: BuiltApp['app'];
+  db: Database;
+  config: Config;
+  mailer: Mailer;
+  request: () => supertest.Agent;
+  close(): Promise<void>;
+}
+
+let validator: ResponseValidator | null = null;
+
+/** Captures every log line so tests can search them for leaked secrets (SECURITY.md 42). */
+const logSink = new Writable({
+  write(chunk: Buffer, _enc, cb) {
+    logCapture.push(chunk.toString('utf8'));
+    cb();
+  },
+});
+
+/**
+ * Builds the real app on the suite's backend: PGlite in memory (migrated here) or the
+ * PostgreSQL database and Redis the postgres lane prepared. Every response is checked against
+ * openapi.yaml; mismatches fail the test (see setup.ts).
+ */
+export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    SESSION_SECRET: 'test-session-secret-that-is-long-enough-0123456789',
+    APP_BASE_URL: 'http://app.test',
+    ...(TEST_DATABASE_URL ? { DATABASE_URL: TEST_DATABASE_URL } : {}),
+    ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL } : {}),
+    ...(opts.smtpUrl ? { SMTP_URL: opts.smtpUrl } : {}),
+    ...opts.env,
+  });
+  const logger = createLogger('info', logSink);
+  let db: Database;
+  if (config.database.kind === 'postgres') {
+    db = createPostgresDatabase({ ...config.database, poolMax: opts.poolMax ?? config.database.poolMax, logger });
+  } else {
+    db = await createPgliteDatabase({ dataDir: null, statementTimeoutMs: 30_000 });
+    await migrate(db);
+  }
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
+  const mailer: Mailer = config.mail.smtpUrl
+    ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger, { maxAttempts: 50, baseDelayMs: 100, maxDelayMs: 500 })
+    : new LogMailer(logger);
+  validator ??= new ResponseValidator();
+  const v = validator;
+  const built = buildApp({
+    config,
+    db,
+    redis,
+    logger,
+    mailer,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    responseObserver: (req: Request, status: number, body: unknown) => {
+      const problem = v.check(req.method, req.originalUrl.split('?')[0] ?? '', status, body);
+      if (problem) recordContractProblem(problem);
+    },
+  });
+  return {
+    built,
+    app: built.app,
+    db,
+    config,
+    mailer,
+    request: () => supertest.agent(built.app),
+    async close() {
+      built.close();
+      await mailer.close();
+      redis?.disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration tests build the real app against PGlite (default) or, when TEST_DATABASE_URL and
+// TEST_REDIS_URL are set by `pnpm test:integration:postgres`, against PostgreSQL and Redis.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/resilience/**'],
+    environment: 'node',
+    setupFiles: ['test/support/setup.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
