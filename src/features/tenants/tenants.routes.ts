@@ -23,7 +23,7 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
       const tenant = await createTenant(deps, ctx, userId, body);
       req.session.activeTenantId = tenant.id;
-      return { status: 201, body: tenant, headers: { Location: `/v1/tenants/${tenant.id}` } };
+      return { status: 201, body: tenant };
     },
   });
 

@@ -134,11 +134,15 @@ export class RouteRegistry {
       if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
       checkCsrf(req);
       const now = this.deps.clock.now();
-      const userId = req.session?.userId;
+      let userId = req.session?.userId;
+      // A session ended by a password reset or change: public routes go on as anonymous.
+      if (userId && !(await this.sessionEpochCurrent(req, userId))) {
+        await destroySession(req);
+        userId = undefined;
+      }
       if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
       const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
       const input = parseAll(spec, req);
-      if (userId) await this.assertSessionEpoch(req, userId);
       send(res, await spec.handler({ ctx, ...input, req }));
     });
   }
@@ -279,14 +283,11 @@ export class RouteRegistry {
   }
 
   /** A password reset or change bumps the epoch and so ends every other session of the user. */
-  private async assertSessionEpoch(req: Request, userId: string): Promise<void> {
+  private async sessionEpochCurrent(req: Request, userId: string): Promise<boolean> {
     const { rows } = await this.deps.db.withAppTx({ tenantId: null, userId }, (tx) =>
       tx.query<{ session_epoch: number }>('SELECT session_epoch FROM users WHERE id = $1', [userId]),
     );
-    if (rows[0]?.session_epoch !== req.session.epoch) {
-      await destroySession(req);
-      throw new AppError('AUTH_REQUIRED');
-    }
+    return rows[0]?.session_epoch === req.session.epoch;
   }
 }
 
