@@ -26,7 +26,7 @@ describe('database layer', () => {
   });
 
   it('keeps tenant settings transaction-local', async () => {
-    await withTenantTx(t.db, { tenantId: '00000000-0000-4000-8000-000000000001', userId: null }, async () => undefined);
+    await withTenantTx(t.db, { tenantId: '00000000-0000-4000-8000-000000000001', userId: null }, (tx) => tx.query('SELECT 1'));
     const { rows } = await t.db.withSystemTx((tx) =>
       tx.query<{ tenant: string | null }>("SELECT NULLIF(current_setting('app.tenant_id', true), '') AS tenant"),
     );

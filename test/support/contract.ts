@@ -48,7 +48,7 @@ export class ResponseValidator {
 
   constructor(private readonly doc: OpenApiDoc = loadOpenApi()) {
     addFormats.default(this.ajv);
-    this.ajv.addSchema(doc as object, 'openapi');
+    this.ajv.addSchema(doc, 'openapi');
     this.matchers = openApiOperations(doc).map((op) => {
       const [method, path] = op.split(' ') as [string, string];
       return { method, path, re: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) };

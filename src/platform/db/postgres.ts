@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxSettings } from './database.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
-pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
 
 export interface PostgresOptions {
   url: string;
