@@ -17,9 +17,11 @@ export interface Runtime {
 /**
  * A Redis client that fails fast: no offline queue (a command while disconnected errors at once)
  * and a command timeout (a hung server cannot hold a request), reconnecting in the background.
+ * `keyPrefix` namespaces every key (tests give each app its own, since they share one Redis).
  */
-export function createRedis(url: string, logger: Logger): Redis {
+export function createRedis(url: string, logger: Logger, opts: { keyPrefix?: string } = {}): Redis {
   const redis = new Redis(url, {
+    ...opts,
     enableOfflineQueue: false,
     commandTimeout: 1000,
     connectTimeout: 2000,

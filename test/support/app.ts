@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Request } from 'express';
 import supertest from 'supertest';
@@ -77,7 +78,11 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     db = await createPgliteDatabase({ dataDir: null, statementTimeoutMs: 30_000 });
     await migrate(db);
   }
-  const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
+  // Every test app gets its own key namespace: files (and engineers) share one Redis and one
+  // client address, so per-IP limiter counters would otherwise leak between unrelated tests.
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger, { keyPrefix: `test:${randomUUID()}:` }) : null;
+  // The client has no offline queue, so a test's first request must not race the connection.
+  if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const mailer: Mailer = config.mail.smtpUrl
     ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger, { maxAttempts: 50, baseDelayMs: 100, maxDelayMs: 500 })
     : new LogMailer(logger);

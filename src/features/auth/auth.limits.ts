@@ -112,7 +112,13 @@ class MemoryLockoutStore implements LockoutStore {
 export interface AuthRateLimits {
   lockout: LockoutStore;
   /** Throws 429 RATE_LIMITED with Retry-After when the address is over its budget. */
-  consumeIp(kind: 'login' | 'signup' | 'forgot', ip: string | null): Promise<void>;
+  consumeIp(kind: 'signup' | 'forgot', ip: string | null): Promise<void>;
+  /**
+   * Login is budgeted in failed attempts (SECURITY.md 7), not in attempts: this throws 429 when
+   * the address has used its budget, and `recordLoginFailure` spends it.
+   */
+  assertLoginAllowed(ip: string | null): Promise<void>;
+  recordLoginFailure(ip: string | null): Promise<void>;
   /** Forgot-password mails per email per hour (5): true while under the limit. */
   consumeResetMail(email: string): Promise<boolean>;
   close(): void;
@@ -134,15 +140,31 @@ export function createAuthRateLimits(config: Config, redis: Redis | null, clock:
     forgot: make('rl:forgot', config.limits.forgotPerIpPerHour, 60 * 60),
   };
   const resetMail = make('rl:reset-mail', 5, 60 * 60);
+  const rateLimited = (msBeforeNext: number): AppError =>
+    new AppError('RATE_LIMITED', { headers: { 'Retry-After': String(Math.max(1, Math.ceil(msBeforeNext / 1000))) } });
   return {
     lockout: redis ? new RedisLockoutStore(redis, clock) : new MemoryLockoutStore(clock),
     async consumeIp(kind, ip) {
       try {
         await limiters[kind].consume(ip ?? 'unknown');
       } catch (err) {
-        if (err instanceof RateLimiterRes) {
-          throw new AppError('RATE_LIMITED', { headers: { 'Retry-After': String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))) } });
-        }
+        if (err instanceof RateLimiterRes) throw rateLimited(err.msBeforeNext);
+        throw new AppError('SERVICE_UNAVAILABLE', { cause: err });
+      }
+    },
+    async assertLoginAllowed(ip) {
+      let res: RateLimiterRes | null;
+      try {
+        res = await limiters.login.get(ip ?? 'unknown');
+      } catch (err) {
+        throw new AppError('SERVICE_UNAVAILABLE', { cause: err });
+      }
+      if (res && res.consumedPoints >= limiters.login.points) throw rateLimited(res.msBeforeNext);
+    },
+    async recordLoginFailure(ip) {
+      try {
+        await limiters.login.penalty(ip ?? 'unknown', 1);
+      } catch (err) {
         throw new AppError('SERVICE_UNAVAILABLE', { cause: err });
       }
     },

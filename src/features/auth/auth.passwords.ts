@@ -1,21 +1,27 @@
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { AppError } from '../../platform/http/errors.js';
 
-/** OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1 (SECURITY.md 1). */
+/**
+ * OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1 (SECURITY.md 1). @node-rs/argon2 hashes
+ * with Argon2id by default (its enum is an ambient const enum, which this build cannot import).
+ */
 export const ARGON2_POLICY = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
-
-/** Algorithm.Argon2id; the package exports it as an ambient const enum, so the value is spelled out. */
-const ARGON2ID = 2 as Algorithm;
 
 export const PASSWORD_MIN = 12;
 export const PASSWORD_MAX = 256;
 
-const COMMON = new Set((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+const COMMON = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+
+/** Length in Unicode code points, so a password of emoji is not counted twice. */
+export function codePointLength(s: string): number {
+  return Array.from(s).length;
+}
 
 /** Length 12..256 and not a common password; no composition rules, no truncation. */
 export function assertPasswordPolicy(password: string): void {
-  const length = [...password].length;
+  const length = codePointLength(password);
   if (length < PASSWORD_MIN || length > PASSWORD_MAX || COMMON.has(password.toLowerCase())) {
     throw new AppError('PASSWORD_TOO_WEAK', {
       details: { minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX },
@@ -37,18 +43,21 @@ export class PasswordHasher {
   constructor(private readonly maxConcurrent: number) {}
 
   private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    // A released slot is handed straight to the next waiter (active stays counted), so a caller
+    // arriving between the release and the waiter's wake-up cannot take it and exceed the limit.
     if (this.active >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active += 1;
+    else this.active += 1;
     try {
       return await fn();
     } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active -= 1;
     }
   }
 
   hash(password: string): Promise<string> {
-    return this.withSlot(() => hash(password, { algorithm: ARGON2ID, ...ARGON2_POLICY }));
+    return this.withSlot(() => hash(password, { ...ARGON2_POLICY }));
   }
 
   verify(storedHash: string, password: string): Promise<boolean> {
@@ -57,7 +66,11 @@ export class PasswordHasher {
 
   /** Spends the same work as a real verify, for emails with no account. */
   async verifyDummy(password: string): Promise<false> {
-    this.dummyHash ??= this.hash(`dummy-${Math.random().toString(36)}-${Date.now()}`);
+    // A failed first hash is not cached, or every later unknown-email login would fail too.
+    this.dummyHash ??= this.hash(randomBytes(24).toString('base64url')).catch((err: unknown) => {
+      this.dummyHash = null;
+      throw err;
+    });
     await this.verify(await this.dummyHash, password);
     return false;
   }

@@ -66,3 +66,43 @@ export async function findLatestMembership(tx: Queryable, userId: string): Promi
   );
   return rows[0] ?? null;
 }
+
+/**
+ * Voids every outstanding reset token of a user (a newer token or a password change supersedes
+ * them). Voided tokens are marked used: the consume query refuses anything with `used_at` set.
+ */
+export async function voidResetTokens(tx: Queryable, userId: string, now: Date): Promise<void> {
+  await tx.query('UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL', [userId, now]);
+}
+
+export async function insertResetToken(tx: Queryable, t: { userId: string; tokenHash: string; expiresAt: Date; now: Date }): Promise<void> {
+  await tx.query('INSERT INTO password_reset_tokens (user_id, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4)', [
+    t.userId,
+    t.tokenHash,
+    t.expiresAt,
+    t.now,
+  ]);
+}
+
+/** True when the token is unused and unexpired; a cheap pre-check, the consume below decides. */
+export async function resetTokenUsable(tx: Queryable, tokenHash: string, now: Date): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM password_reset_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2', [
+    tokenHash,
+    now,
+  ]);
+  return rows.length > 0;
+}
+
+/**
+ * Consumes a reset token atomically: of any number of concurrent callers exactly one gets the
+ * user id (the row lock makes the others re-check `used_at` and match nothing).
+ */
+export async function consumeResetToken(tx: Queryable, tokenHash: string, now: Date): Promise<string | null> {
+  const { rows } = await tx.query<{ user_id: string }>(
+    `UPDATE password_reset_tokens SET used_at = $2
+      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
+      RETURNING user_id`,
+    [tokenHash, now],
+  );
+  return rows[0]?.user_id ?? null;
+}

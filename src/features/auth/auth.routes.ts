@@ -1,23 +1,33 @@
 import type { Request } from 'express';
 import type { FeatureDeps } from '../../app.js';
 import { withAccountTx } from '../../platform/db/tx.js';
+import { AppError } from '../../platform/http/errors.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { destroySession, newCsrfToken, regenerateSession, saveSession } from '../../platform/session/session.js';
 import { findOwnMembership } from './auth.queries.js';
-import { loginBody, signupBody } from './auth.schema.js';
-import { currentUser, logIn, recordLogout, signUp } from './auth.service.js';
+import { changeBody, forgotBody, loginBody, resetBody, signupBody } from './auth.schema.js';
+import { changePassword, currentUser, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';
+
+interface SessionStart {
+  userId: string;
+  epoch: number;
+  activeTenantId: string | null;
+  /** Carried over when an existing sign-in is rotated, so rotation never extends the absolute lifetime. */
+  createdAtMs?: number | undefined;
+  authenticatedAtMs?: number | undefined;
+}
 
 /** Starts a fresh session id for a signed-in user (SECURITY.md 11) with a new CSRF token. */
-async function startUserSession(req: Request, userId: string, epoch: number, activeTenantId: string | null, nowMs: number): Promise<string> {
+async function startUserSession(req: Request, start: SessionStart, nowMs: number): Promise<string> {
   await regenerateSession(req);
   const csrfToken = newCsrfToken();
   Object.assign(req.session, {
     csrfToken,
-    userId,
-    epoch,
-    activeTenantId,
-    createdAtMs: nowMs,
-    authenticatedAtMs: nowMs,
+    userId: start.userId,
+    epoch: start.epoch,
+    activeTenantId: start.activeTenantId,
+    createdAtMs: start.createdAtMs ?? nowMs,
+    authenticatedAtMs: start.authenticatedAtMs ?? nowMs,
     lastSeenAtMs: nowMs,
   });
   await saveSession(req);
@@ -59,7 +69,7 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     body: signupBody,
     async handler({ ctx, body, req }) {
       const { user, epoch } = await signUp(deps, ctx, body);
-      const csrfToken = await startUserSession(req, user.id, epoch, null, ctx.now.getTime());
+      const csrfToken = await startUserSession(req, { userId: user.id, epoch, activeTenantId: null }, ctx.now.getTime());
       return { status: 201, body: { user, csrfToken } };
     },
   });
@@ -71,7 +81,7 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     body: loginBody,
     async handler({ ctx, body, req }) {
       const { user, epoch, activeTenant } = await logIn(deps, ctx, body);
-      const csrfToken = await startUserSession(req, user.id, epoch, activeTenant?.id ?? null, ctx.now.getTime());
+      const csrfToken = await startUserSession(req, { userId: user.id, epoch, activeTenantId: activeTenant?.id ?? null }, ctx.now.getTime());
       return { status: 200, body: { user, activeTenant, csrfToken } };
     },
   });
@@ -90,6 +100,55 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
           'Set-Cookie': `${deps.config.session.cookieName}=; Path=/; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT${deps.config.session.secure ? '; Secure' : ''}`,
         },
       };
+    },
+  });
+
+  routes.account({
+    method: 'post',
+    path: '/auth/password/forgot',
+    action: 'public',
+    body: forgotBody,
+    async handler({ ctx, body }) {
+      await requestPasswordReset(deps, ctx, body);
+      return { status: 202, body: {} };
+    },
+  });
+
+  routes.account({
+    method: 'post',
+    path: '/auth/password/reset',
+    action: 'public',
+    body: resetBody,
+    async handler({ ctx, body }) {
+      await resetPassword(deps, ctx, body);
+      return { status: 204 };
+    },
+  });
+
+  routes.account({
+    method: 'post',
+    path: '/auth/password/change',
+    action: 'signed_in',
+    body: changeBody,
+    async handler({ ctx, body, req }) {
+      // signed_in: the wrapper has already refused anyone else.
+      if (ctx.principal.type !== 'user') throw new AppError('AUTH_REQUIRED');
+      const { userId } = ctx.principal;
+      const epoch = await changePassword(deps, ctx, userId, body);
+      // The epoch bump ended every session of the user; this one moves to the new epoch under a
+      // fresh id and CSRF token (the client reads the token again from GET /v1/auth/me).
+      await startUserSession(
+        req,
+        {
+          userId,
+          epoch,
+          activeTenantId: req.session.activeTenantId ?? null,
+          createdAtMs: req.session.createdAtMs,
+          authenticatedAtMs: req.session.authenticatedAtMs,
+        },
+        ctx.now.getTime(),
+      );
+      return { status: 204 };
     },
   });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PASSWORD_MAX } from './auth.passwords.js';
+import { codePointLength, PASSWORD_MAX } from './auth.passwords.js';
 
 /** Normalised email: trimmed and lower-cased before validation and storage. */
 export const emailSchema = z
@@ -9,8 +9,8 @@ export const emailSchema = z
   .pipe(z.email());
 
 /** Over the maximum is refused here, before any hashing (SECURITY.md 3); the rest of the policy is checked by the service. */
-const passwordInput = z.string().min(1).max(PASSWORD_MAX * 4).refine((p) => [...p].length <= PASSWORD_MAX, {
-  message: `At most ${PASSWORD_MAX} characters.`,
+const passwordInput = z.string().min(1).max(PASSWORD_MAX * 4).refine((p) => codePointLength(p) <= PASSWORD_MAX, {
+  error: `At most ${PASSWORD_MAX} characters.`,
 });
 
 export const signupBody = z

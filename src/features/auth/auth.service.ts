@@ -1,10 +1,22 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { FeatureDeps } from '../../app.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import { withAccountTx } from '../../platform/db/tx.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { PasswordHasher, assertPasswordPolicy } from './auth.passwords.js';
-import { findLatestMembership, findUserByEmail, findUserById, insertUser, updatePasswordHash } from './auth.queries.js';
+import { passwordChangedMail, resetLinkMail } from './auth.mails.js';
+import {
+  consumeResetToken,
+  findLatestMembership,
+  findUserByEmail,
+  findUserById,
+  insertResetToken,
+  insertUser,
+  resetTokenUsable,
+  updatePasswordHash,
+  voidResetTokens,
+} from './auth.queries.js';
 import { presentUser } from './auth.schema.js';
 
 export type PresentedUser = ReturnType<typeof presentUser>;
@@ -44,7 +56,7 @@ export async function logIn(
   ctx: RequestContext,
   input: { email: string; password: string },
 ): Promise<{ user: PresentedUser; epoch: number; activeTenant: TenantRef | null }> {
-  await deps.limits.consumeIp('login', ctx.ip);
+  await deps.limits.assertLoginAllowed(ctx.ip);
   const lockedForMs = await deps.limits.lockout.lockedForMs(input.email);
   if (lockedForMs > 0) {
     throw new AppError('AUTH_LOCKED', { headers: { 'Retry-After': String(Math.ceil(lockedForMs / 1000)) } });
@@ -53,6 +65,7 @@ export async function logIn(
   const ok = user ? await deps.hasher.verify(user.password_hash, input.password) : await deps.hasher.verifyDummy(input.password);
 
   if (!user || !ok) {
+    await deps.limits.recordLoginFailure(ctx.ip);
     const lockedNowMs = await deps.limits.lockout.recordFailure(input.email);
     await withAccountTx(deps.db, null, async (tx) => {
       await recordAuditEvent(tx, ctx, null, {
@@ -97,4 +110,102 @@ export async function recordLogout(deps: FeatureDeps, ctx: RequestContext, userI
 export async function currentUser(deps: FeatureDeps, userId: string): Promise<PresentedUser | null> {
   const user = await withAccountTx(deps.db, userId, (tx) => findUserById(tx, userId));
   return user ? presentUser(user) : null;
+}
+
+export const RESET_TOKEN_LIFETIME_MS = 30 * 60_000;
+/** 32 random bytes in base64url: exactly 43 characters from that alphabet. */
+const RESET_TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Only this digest is stored (SECURITY.md 21); the token itself exists in the mail alone. */
+function resetTokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Issues a reset token for a known email and mails its link; an unknown email gets the same
+ * (empty) outcome so the caller learns nothing. A new token voids the older ones. Mails per email
+ * are capped (5 an hour); requests never touch the login lockout (SECURITY.md 8).
+ */
+export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContext, input: { email: string }): Promise<void> {
+  await deps.limits.consumeIp('forgot', ctx.ip);
+  const user = await withAccountTx(deps.db, null, (tx) => findUserByEmail(tx, input.email));
+  if (!user) return;
+  const token = (await deps.limits.consumeResetMail(user.email)) ? randomBytes(32).toString('base64url') : null;
+  await withAccountTx(deps.db, null, async (tx) => {
+    if (token) {
+      await voidResetTokens(tx, user.id, ctx.now);
+      await insertResetToken(tx, {
+        userId: user.id,
+        tokenHash: resetTokenDigest(token),
+        expiresAt: new Date(ctx.now.getTime() + RESET_TOKEN_LIFETIME_MS),
+        now: ctx.now,
+      });
+    }
+    await recordAuditEvent(tx, ctx, null, {
+      action: 'auth.password_reset.requested',
+      target: { type: 'user', id: user.id },
+      metadata: { mailed: token !== null },
+    });
+  });
+  // Queued only after the commit, so a mailed link always names a stored token.
+  if (token) deps.mailer.send(resetLinkMail(deps.config.appBaseUrl, user.email, token, RESET_TOKEN_LIFETIME_MS / 60_000));
+}
+
+/**
+ * Sets a new password with an emailed token. The token is checked before the (expensive) hash so
+ * random tokens cannot burn Argon2 time, then consumed atomically in the transaction that changes
+ * the password; the epoch bump ends every session of the user, and the lockout is lifted. The
+ * caller is not signed in.
+ */
+export async function resetPassword(deps: FeatureDeps, ctx: RequestContext, input: { token: string; password: string }): Promise<void> {
+  assertPasswordPolicy(input.password);
+  if (!RESET_TOKEN_RE.test(input.token)) throw new AppError('RESET_TOKEN_INVALID');
+  const tokenHash = resetTokenDigest(input.token);
+  if (!(await withAccountTx(deps.db, null, (tx) => resetTokenUsable(tx, tokenHash, ctx.now)))) {
+    throw new AppError('RESET_TOKEN_INVALID');
+  }
+  const passwordHash = await deps.hasher.hash(input.password);
+  const email = await withAccountTx(deps.db, null, async (tx) => {
+    const userId = await consumeResetToken(tx, tokenHash, ctx.now);
+    if (!userId) throw new AppError('RESET_TOKEN_INVALID');
+    await updatePasswordHash(tx, userId, passwordHash, true);
+    await voidResetTokens(tx, userId, ctx.now);
+    const user = await findUserById(tx, userId);
+    if (!user) throw new AppError('RESET_TOKEN_INVALID');
+    await recordAuditEvent(tx, ctx, null, {
+      action: 'auth.password_reset.completed',
+      actor: { type: 'user', id: userId },
+      target: { type: 'user', id: userId },
+    });
+    // Inside the transaction: if the lockout store is down the reset rolls back and the token
+    // stays usable, rather than leaving a reset account still locked.
+    await deps.limits.lockout.reset(user.email);
+    return user.email;
+  });
+  deps.mailer.send(passwordChangedMail(email, 'reset'));
+}
+
+/**
+ * Changes the signed-in user's password after checking the current one. Returns the new session
+ * epoch: every other session of the user ends, the caller's session is carried over to it.
+ */
+export async function changePassword(
+  deps: FeatureDeps,
+  ctx: RequestContext,
+  userId: string,
+  input: { currentPassword: string; newPassword: string },
+): Promise<number> {
+  assertPasswordPolicy(input.newPassword);
+  const user = await withAccountTx(deps.db, userId, (tx) => findUserById(tx, userId));
+  if (!user) throw new AppError('AUTH_REQUIRED');
+  if (!(await deps.hasher.verify(user.password_hash, input.currentPassword))) throw new AppError('AUTH_INVALID_CREDENTIALS');
+  const passwordHash = await deps.hasher.hash(input.newPassword);
+  const epoch = await withAccountTx(deps.db, userId, async (tx) => {
+    const next = await updatePasswordHash(tx, userId, passwordHash, true);
+    await voidResetTokens(tx, userId, ctx.now);
+    await recordAuditEvent(tx, ctx, null, { action: 'auth.password.changed', target: { type: 'user', id: userId } });
+    return next;
+  });
+  deps.mailer.send(passwordChangedMail(user.email, 'change'));
+  return epoch;
 }

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { Response } from 'supertest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { TestApp } from '../support/app.js';
+import { countRows, PASSWORD, type SessionClient, uniqueEmail } from '../support/factories.js';
+import { anonymousClient, createAuthTestApp, meOf, newUser, passwordHashOf } from './support.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createAuthTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+interface Victim {
+  client: SessionClient;
+  email: string;
+  id: string;
+}
+
+/** Everything an unsafe auth request could change, read for one victim user and one new email. */
+async function snapshot(v: Victim, newEmail: string) {
+  return {
+    users: await countRows(t, 'users', 'email = $1', [newEmail]),
+    resetTokens: await countRows(t, 'password_reset_tokens', 'user_id = $1', [v.id]),
+    usableResetTokens: await countRows(t, 'password_reset_tokens', 'user_id = $1 AND used_at IS NULL', [v.id]),
+    audit: await countRows(t, 'audit_log_events', 'actor_id = $1 OR target_id = $2', [v.id, v.id]),
+    hash: await passwordHashOf(t, v.id),
+    signedInAs: (await meOf(v.client)).user?.id ?? null,
+  };
+}
+
+/** A valid reset token for the victim, captured from the mail the forgot endpoint queues. */
+async function resetTokenFor(email: string): Promise<string> {
+  const spy = vi.spyOn(t.built.deps.mailer, 'send');
+  const client = await anonymousClient(t);
+  expect((await client.post('/v1/auth/password/forgot', { email })).status).toBe(202);
+  const text = spy.mock.calls.at(-1)?.[0].text ?? '';
+  spy.mockRestore();
+  const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+  if (!token) throw new Error('no reset mail');
+  return token;
+}
+
+type Route = 'signup' | 'login' | 'logout' | 'password/forgot' | 'password/reset' | 'password/change';
+
+/** A body that would succeed with a valid token, so only the CSRF check stands in the way. */
+function bodyFor(route: Route, v: Victim, newEmail: string, resetToken: string): object | undefined {
+  switch (route) {
+    case 'signup':
+      return { email: newEmail, password: PASSWORD, name: 'Mallory' };
+    case 'login':
+      return { email: v.email, password: PASSWORD };
+    case 'logout':
+      return undefined;
+    case 'password/forgot':
+      return { email: v.email };
+    case 'password/reset':
+      return { token: resetToken, password: 'attacker chosen passphrase' };
+    case 'password/change':
+      return { currentPassword: PASSWORD, newPassword: 'attacker chosen passphrase' };
+  }
+}
+
+const ROUTES: Route[] = ['signup', 'login', 'logout', 'password/forgot', 'password/reset', 'password/change'];
+
+describe('CSRF on unsafe auth routes', () => {
+  it('covers every unsafe auth route in the route table', () => {
+    const unsafe = t.built.inventory
+      .filter((r) => r.path.startsWith('/v1/auth/') && r.method !== 'get')
+      .map((r) => r.path.slice('/v1/auth/'.length))
+      .sort();
+    expect(unsafe).toEqual([...ROUTES].sort());
+  });
+
+  describe.each(ROUTES)('POST /v1/auth/%s', (route) => {
+    it.each(['no', 'a wrong', "another session's"] as const)('refuses %s CSRF token with 403 and changes nothing', async (kind) => {
+      const victim = await newUser(t);
+      const v: Victim = { client: victim.client, email: victim.email, id: victim.id };
+      const resetToken = await resetTokenFor(v.email);
+      const other = await anonymousClient(t);
+      const newEmail = uniqueEmail('csrf');
+      // Signed-in routes are attacked through the victim's signed-in session, the rest through an anonymous one.
+      const session = route === 'logout' || route === 'password/change' ? v.client : await anonymousClient(t);
+      const mail = vi.spyOn(t.built.deps.mailer, 'send');
+      const before = await snapshot(v, newEmail);
+
+      let req = session.agent.post(`/v1/auth/${route}`);
+      if (kind === 'a wrong') req = req.set('x-csrf-token', randomBytes(32).toString('base64url'));
+      if (kind === "another session's") req = req.set('x-csrf-token', other.csrfToken);
+      const body = bodyFor(route, v, newEmail, resetToken);
+      const res: Response = body === undefined ? await req : await req.send(body);
+
+      expect(res.status).toBe(403);
+      expect((res.body as { code: string }).code).toBe('CSRF_TOKEN_INVALID');
+      expect(mail).not.toHaveBeenCalled();
+      expect(await snapshot(v, newEmail)).toEqual(before);
+      expect(await countRows(t, 'audit_log_events', 'trace_id = $1', [res.headers['x-request-id']])).toBe(0);
+      // The refused anonymous session was not signed in by the request.
+      if (session !== v.client) expect((await meOf(session)).user).toBeNull();
+    });
+  });
+
+  it('when the right token is sent, then the same request succeeds (the refusals above were about the token)', async () => {
+    const victim = await newUser(t);
+    const res = await victim.client.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'a legitimately new passphrase' });
+    expect(res.status).toBe(204);
+  });
+
+  it('when GET /v1/auth/me is called without a token, then it answers 200 (safe methods need none)', async () => {
+    const res = await t.request().get('/v1/auth/me');
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,0 +1,213 @@
+import supertest from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { createLogger } from '../../src/platform/log/logger.js';
+import { LogMailer } from '../../src/platform/mail/mailer.js';
+import { FakeClock, type TestApp } from '../support/app.js';
+import { PASSWORD, uniqueEmail } from '../support/factories.js';
+import { anonymousClient, auditCount, createAuthTestApp, logInClient, meOf, newUser, passwordHashOf, sessionCookieOf, tryLogin } from './support.js';
+
+const clock = new FakeClock();
+let t: TestApp;
+beforeAll(async () => {
+  t = await createAuthTestApp({ clock });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const MINUTE = 60_000;
+
+/** A request carrying only the given session cookie, as an attacker replaying it would send. */
+function replay(cookieValue: string) {
+  return t.request().get('/v1/auth/me').set('Cookie', `sid=${cookieValue}`);
+}
+
+describe('session cookie', () => {
+  it('when a session starts, then Set-Cookie is sid, HttpOnly, SameSite=Lax, Path=/, without Domain or Secure outside production', async () => {
+    const res = await t.request().get('/v1/auth/me').expect(200);
+    const cookie = sessionCookieOf(res);
+    expect(cookie).not.toBeNull();
+    const attrs = cookie?.attributes.map((a) => a.toLowerCase()) ?? [];
+    expect(attrs).toContain('httponly');
+    expect(attrs).toContain('samesite=lax');
+    expect(attrs).toContain('path=/');
+    expect(attrs.some((a) => a.startsWith('domain'))).toBe(false);
+    expect(attrs).not.toContain('secure');
+    // express-session signs "s:<id>.<signature>"; the id is 24 random bytes (>= 128 bits).
+    const id = /^s%3A([^.]+)\./.exec(cookie?.value ?? '')?.[1] ?? '';
+    expect(Buffer.from(id, 'base64url').length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('when built with the production configuration, then the cookie is __Host-sid and Secure behind one trusted proxy hop', async () => {
+    const logger = createLogger('silent');
+    const prod = buildApp({
+      config: { ...t.config, env: 'production', isProduction: true, session: { ...t.config.session, cookieName: '__Host-sid', secure: true } },
+      db: t.db,
+      redis: null,
+      logger,
+      mailer: new LogMailer(logger),
+    });
+    try {
+      const res = await supertest(prod.app).get('/v1/auth/me').set('X-Forwarded-Proto', 'https').expect(200);
+      expect(sessionCookieOf(res, 'sid')).toBeNull();
+      const cookie = sessionCookieOf(res, '__Host-sid');
+      const attrs = cookie?.attributes.map((a) => a.toLowerCase()) ?? [];
+      expect(attrs).toEqual(expect.arrayContaining(['secure', 'httponly', 'samesite=lax', 'path=/']));
+      expect(attrs.some((a) => a.startsWith('domain'))).toBe(false);
+      expect(prod.app.get('trust proxy')).toBe(1);
+    } finally {
+      prod.close();
+    }
+  });
+});
+
+describe('session regeneration', () => {
+  it('when logging in, then the session id changes and replaying the old cookie is anonymous', async () => {
+    const { email } = await newUser(t);
+    const anon = await t.request().get('/v1/auth/me').expect(200);
+    const before = sessionCookieOf(anon)?.value ?? '';
+    const csrf = (anon.body as { csrfToken: string }).csrfToken;
+    const login = await t.request().post('/v1/auth/login').set('Cookie', `sid=${before}`).set('x-csrf-token', csrf).send({ email, password: PASSWORD });
+    expect(login.status).toBe(200);
+    const after = sessionCookieOf(login)?.value ?? '';
+    expect(after).not.toBe('');
+    expect(after).not.toBe(before);
+    expect(((await replay(before).expect(200)).body as { user: unknown }).user).toBeNull();
+    expect(((await replay(after).expect(200)).body as { user: { email: string } | null }).user?.email).toBe(email);
+  });
+
+  it('when signing up, then the session id changes and the old cookie stays anonymous', async () => {
+    const anon = await t.request().get('/v1/auth/me').expect(200);
+    const before = sessionCookieOf(anon)?.value ?? '';
+    const csrf = (anon.body as { csrfToken: string }).csrfToken;
+    const signup = await t
+      .request()
+      .post('/v1/auth/signup')
+      .set('Cookie', `sid=${before}`)
+      .set('x-csrf-token', csrf)
+      .send({ email: uniqueEmail(), password: PASSWORD, name: 'Ada' });
+    expect(signup.status).toBe(201);
+    const after = sessionCookieOf(signup)?.value ?? '';
+    expect(after).not.toBe(before);
+    expect(((await replay(before).expect(200)).body as { user: unknown }).user).toBeNull();
+  });
+});
+
+describe('logout', () => {
+  it('when logging out, then the stored session is deleted, the cookie cleared, and the event audited', async () => {
+    const { email, id } = await newUser(t);
+    const anon = await t.request().get('/v1/auth/me').expect(200);
+    const csrf0 = (anon.body as { csrfToken: string }).csrfToken;
+    const login = await t
+      .request()
+      .post('/v1/auth/login')
+      .set('Cookie', `sid=${sessionCookieOf(anon)?.value ?? ''}`)
+      .set('x-csrf-token', csrf0)
+      .send({ email, password: PASSWORD })
+      .expect(200);
+    const cookie = sessionCookieOf(login)?.value ?? '';
+    const csrf = (login.body as { csrfToken: string }).csrfToken;
+
+    const out = await t.request().post('/v1/auth/logout').set('Cookie', `sid=${cookie}`).set('x-csrf-token', csrf);
+    expect(out.status).toBe(204);
+    const cleared = sessionCookieOf(out);
+    expect(cleared?.value).toBe('');
+    expect(cleared?.attributes.some((a) => /^expires=thu, 01 jan 1970/i.test(a))).toBe(true);
+    expect(((await replay(cookie).expect(200)).body as { user: unknown }).user).toBeNull();
+    expect(await auditCount(t, 'auth.logout', id)).toBe(1);
+  });
+});
+
+describe('lifetimes on the server clock', () => {
+  it('when a signed-in session is idle for more than 60 minutes, then it ends; activity inside the window keeps it', async () => {
+    const { email, id } = await newUser(t);
+    const client = await logInClient(t, email);
+    clock.advance(59 * MINUTE);
+    expect((await meOf(client)).user?.id).toBe(id);
+    clock.advance(59 * MINUTE);
+    expect((await meOf(client)).user?.id).toBe(id);
+    clock.advance(61 * MINUTE);
+    expect((await meOf(client)).user).toBeNull();
+  });
+
+  it('when a session stays active for more than 12 hours, then the absolute lifetime ends it', async () => {
+    const { email, id } = await newUser(t);
+    const client = await logInClient(t, email);
+    for (let i = 0; i < 14; i += 1) {
+      clock.advance(50 * MINUTE);
+      expect((await meOf(client)).user?.id).toBe(id);
+    }
+    // 11 h 40 min so far, never idle for long; 25 more minutes passes 12 h.
+    clock.advance(25 * MINUTE);
+    expect((await meOf(client)).user).toBeNull();
+  });
+
+  it('when an anonymous session is older than 15 minutes, then it ends with its CSRF token', async () => {
+    const { email } = await newUser(t);
+    const client = await anonymousClient(t);
+    const token = client.csrfToken;
+    clock.advance(14 * MINUTE);
+    expect((await meOf(client)).csrfToken).toBe(token);
+    clock.advance(2 * MINUTE);
+    const res = await client.post('/v1/auth/login', { email, password: PASSWORD });
+    expect(res.status).toBe(403);
+    expect((res.body as { code: string }).code).toBe('CSRF_TOKEN_INVALID');
+    expect((await meOf(client)).csrfToken).not.toBe(token);
+  });
+});
+
+describe('password change', () => {
+  it('when the password is changed, then this session continues under a new id and CSRF token and other sessions end', async () => {
+    const { client: a, email, id } = await newUser(t);
+    const b = await logInClient(t, email);
+    const oldToken = a.csrfToken;
+    const newPassword = 'a completely new passphrase 42';
+
+    const res = await a.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword });
+    expect(res.status).toBe(204);
+    expect(sessionCookieOf(res)).not.toBeNull();
+
+    // The old CSRF token died with the old session id; the new one comes from /me.
+    const stale = await a.post('/v1/auth/logout');
+    expect(stale.status).toBe(403);
+    const me = await meOf(a);
+    expect(me.user?.id).toBe(id);
+    expect(me.csrfToken).not.toBe(oldToken);
+
+    expect((await meOf(b)).user).toBeNull();
+    expect((await b.get('/v1/tenants')).status).toBe(401);
+
+    expect((await tryLogin(t, email, PASSWORD)).status).toBe(401);
+    expect((await tryLogin(t, email, newPassword)).status).toBe(200);
+    expect(await auditCount(t, 'auth.password.changed', id)).toBe(1);
+  });
+
+  it('when the current password is wrong, then 401 AUTH_INVALID_CREDENTIALS and nothing changes', async () => {
+    const { client, email, id } = await newUser(t);
+    const other = await logInClient(t, email);
+    const before = await passwordHashOf(t, id);
+    const res = await client.post('/v1/auth/password/change', { currentPassword: 'not my password at all', newPassword: 'another fine passphrase' });
+    expect(res.status).toBe(401);
+    expect((res.body as { code: string }).code).toBe('AUTH_INVALID_CREDENTIALS');
+    expect(await passwordHashOf(t, id)).toBe(before);
+    expect((await meOf(other)).user?.id).toBe(id);
+    expect(await auditCount(t, 'auth.password.changed', id)).toBe(0);
+  });
+
+  it('when the new password is weak, then 400 PASSWORD_TOO_WEAK and nothing changes', async () => {
+    const { client, id } = await newUser(t);
+    const before = await passwordHashOf(t, id);
+    const res = await client.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'qwerty123456' });
+    expect(res.status).toBe(400);
+    expect((res.body as { code: string }).code).toBe('PASSWORD_TOO_WEAK');
+    expect(await passwordHashOf(t, id)).toBe(before);
+  });
+
+  it('when the caller is anonymous, then 401 AUTH_REQUIRED', async () => {
+    const client = await anonymousClient(t);
+    const res = await client.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'another fine passphrase' });
+    expect(res.status).toBe(401);
+    expect((res.body as { code: string }).code).toBe('AUTH_REQUIRED');
+  });
+});
