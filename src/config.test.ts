@@ -18,9 +18,9 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('secret-host');
   });
 
-  it('requires DATABASE_URL, REDIS_URL and a 32+ character SESSION_SECRET in production', () => {
+  it('requires DATABASE_URL, REDIS_URL, SMTP_URL and a 32+ character SESSION_SECRET in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production', SESSION_SECRET: 'short' });
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SMTP_URL']);
   });
 
   it('starts in production with every required variable, with the __Host- cookie and Secure', () => {
@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgres://u@db/app',
       REDIS_URL: 'redis://cache:6379',
+      SMTP_URL: 'smtp://mail:587',
       SESSION_SECRET: 'x'.repeat(32),
     });
     expect(config.session.cookieName).toBe('__Host-sid');

@@ -94,6 +94,8 @@ export function loadConfig(
   if (isProduction) {
     if (!e.DATABASE_URL) problems.push('DATABASE_URL: required when NODE_ENV=production');
     if (!e.REDIS_URL) problems.push('REDIS_URL: required when NODE_ENV=production');
+    // Without SMTP the log mailer would print reset and invite links, tokens included.
+    if (!e.SMTP_URL) problems.push('SMTP_URL: required when NODE_ENV=production');
     if (!e.SESSION_SECRET || e.SESSION_SECRET.length < 32) {
       problems.push('SESSION_SECRET: required when NODE_ENV=production, at least 32 characters');
     }
