@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
+import { issueApiKey } from '../../src/features/api-keys/api-key.token.js';
 import type { Role } from '../../src/platform/rbac/authorize.js';
 import type { TestApp } from './app.js';
 
@@ -85,4 +86,55 @@ export async function addMember(t: TestApp, tenantId: string, role: Role): Promi
 export async function countRows(t: TestApp, table: string, where = 'true', params: unknown[] = []): Promise<number> {
   const { rows } = await t.db.withSystemTx((tx) => tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`, params));
   return rows[0]?.n ?? 0;
+}
+
+/** Creates a service account in `tenantId` as `client` (needs api_keys.manage). */
+export async function createServiceAccount(client: SessionClient, tenantId: string, name = 'bot'): Promise<string> {
+  const res = await client.post(`/v1/tenants/${tenantId}/service-accounts`, { name });
+  if (res.status !== 201) throw new Error(`service account create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return (res.body as { id: string }).id;
+}
+
+export interface IssuedTestKey {
+  id: string;
+  key: string;
+  prefix: string;
+  serviceAccountId: string;
+}
+
+/** Issues an API key (with a fresh service account unless one is given) as `client`. */
+export async function createApiKey(
+  client: SessionClient,
+  tenantId: string,
+  opts: { scopes?: ('read' | 'write')[]; expiresAt?: string; serviceAccountId?: string; name?: string } = {},
+): Promise<IssuedTestKey> {
+  const serviceAccountId = opts.serviceAccountId ?? (await createServiceAccount(client, tenantId));
+  const res = await client.post(`/v1/tenants/${tenantId}/api-keys`, {
+    serviceAccountId,
+    name: opts.name ?? 'test key',
+    scopes: opts.scopes ?? ['read', 'write'],
+    ...(opts.expiresAt ? { expiresAt: opts.expiresAt } : {}),
+  });
+  if (res.status !== 201) throw new Error(`api key create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  const body = res.body as { id: string; key: string; prefix: string };
+  return { id: body.id, key: body.key, prefix: body.prefix, serviceAccountId };
+}
+
+/**
+ * Test set-up through the system path: a service account and an API key inserted directly, so
+ * incident tests do not depend on the key-management endpoints. Returns the key string.
+ */
+export async function insertApiKey(t: TestApp, tenantId: string, scopes: ('read' | 'write')[]): Promise<string> {
+  const issued = issueApiKey();
+  await t.db.withSystemTx(async (tx) => {
+    const { rows } = await tx.query<{ id: string }>(
+      'INSERT INTO service_accounts (tenant_id, name) VALUES ($1, $2) RETURNING id',
+      [tenantId, `bot-${issued.publicId.slice(0, 6)}`],
+    );
+    await tx.query(
+      'INSERT INTO api_keys (tenant_id, service_account_id, name, public_id, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5, $6)',
+      [tenantId, rows[0]?.id, 'test key', issued.publicId, issued.secretHash, scopes],
+    );
+  });
+  return issued.key;
 }

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { Scope } from '../../platform/rbac/authorize.js';
+import { recordApiKeyAuthentication, type ApiKeyOutcome } from '../../platform/telemetry/metrics.js';
 import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';
 
 export interface ApiKeyPrincipal {
@@ -36,9 +37,15 @@ export async function authenticateApiKey(tx: Queryable, key: string, now: Date):
     [parsed.publicId],
   );
   const row = rows.find((r) => apiKeyHashMatches(key, r.secret_hash));
-  if (!row || row.revoked_at !== null || (row.expires_at !== null && row.expires_at <= now)) {
-    throw new AppError('API_KEY_INVALID');
-  }
+  const outcome: ApiKeyOutcome = !row
+    ? 'invalid'
+    : row.revoked_at !== null
+      ? 'revoked'
+      : row.expires_at !== null && row.expires_at <= now
+        ? 'expired'
+        : 'succeeded';
+  recordApiKeyAuthentication(outcome);
+  if (!row || outcome !== 'succeeded') throw new AppError('API_KEY_INVALID');
   await tx.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.api_key_public_id', '', true)`, [row.tenant_id]);
   const last = lastUsedWrites.get(row.id) ?? 0;
   if (now.getTime() - last >= LAST_USED_INTERVAL_MS) {

@@ -1,3 +1,4 @@
+import { lockAuditChain } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
 
@@ -66,8 +67,13 @@ export async function consumeWriteQuota(
   return { limit, used, remaining: Math.max(0, limit - used), resetAt };
 }
 
-/** Marks today's counter as exceeded; true the first time per tenant per day (audit once). */
+/**
+ * Marks today's counter as exceeded; true the first time per tenant per day (audit once). A
+ * metered write holds its tenant's audit-chain lock when it reaches the counter row, so this takes
+ * that lock before the counter row: the reverse order deadlocks with a concurrent write.
+ */
 export async function markQuotaExceeded(tx: Queryable, tenantId: string, now: Date): Promise<boolean> {
+  await lockAuditChain(tx, tenantId);
   const { rows } = await tx.query(
     `INSERT INTO usage_counters AS u (tenant_id, day, incident_writes, exceeded_at) VALUES ($1, $2::date, 0, $3)
      ON CONFLICT (tenant_id, day) DO UPDATE SET exceeded_at = $3 WHERE u.exceeded_at IS NULL

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
 import { actorOf, type Actor, type RequestContext } from '../http/context.js';
+import { countAuditedAction } from '../telemetry/metrics.js';
 
 export interface AuditEventInput {
   action: string;
@@ -74,6 +75,14 @@ function assertNoSecrets(metadata: Record<string, unknown>, path = 'metadata'): 
 }
 
 /**
+ * Takes the chain's transaction-scoped lock. Exported so that code which locks other rows before
+ * auditing can take this lock first and keep one lock order (audit chain, then rows).
+ */
+export async function lockAuditChain(tx: Queryable, tenantId: string | null): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${tenantId ?? 'account'}`]);
+}
+
+/**
  * Appends one audit row inside the caller's transaction, chained to the previous row of the same
  * chain (the tenant's, or the account-level chain when the transaction has no tenant). A
  * transaction-scoped advisory lock per chain serialises writers so concurrent requests cannot fork
@@ -88,8 +97,7 @@ export async function recordAuditEvent(
   const metadata = event.metadata ?? {};
   assertNoSecrets(metadata);
   const actor = event.actor ?? actorOf(ctx.principal);
-  const chainKey = `audit:${tenantId ?? 'account'}`;
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [chainKey]);
+  await lockAuditChain(tx, tenantId);
   const { rows } = await tx.query<{ seq: number; hash: string; created_at: Date }>(
     tenantId === null
       ? 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT 1'
@@ -138,4 +146,5 @@ export async function recordAuditEvent(
       hash,
     ],
   );
+  countAuditedAction(tx, row.action);
 }
