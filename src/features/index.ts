@@ -1,10 +1,18 @@
 import type { FeatureDeps } from '../app.js';
 import type { RouteRegistry } from '../platform/http/route.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
+import { registerIncidentRoutes } from './incidents/incidents.routes.js';
 import { registerTenantRoutes } from './tenants/tenants.routes.js';
+import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
+import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
+import { registerUsageRoutes } from './usage/usage.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
   registerAuthRoutes(routes, deps);
   registerTenantRoutes(routes, deps);
+  registerIncidentRoutes(routes, deps);
+  registerApiKeyRoutes(routes, deps);
+  registerUsageRoutes(routes, deps);
+  registerAuditLogRoutes(routes, deps);
 }

@@ -1,0 +1,189 @@
+import { recordAuditEvent } from '../../platform/audit/audit.js';
+import type { Queryable } from '../../platform/db/database.js';
+import type { RequestContext } from '../../platform/http/context.js';
+import { AppError } from '../../platform/http/errors.js';
+import { assertIfMatch, etagOf } from '../../platform/http/etag.js';
+import { decodeCursor } from '../../platform/http/pagination.js';
+import { enforce, type Action } from '../../platform/rbac/authorize.js';
+import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import {
+  findIncident,
+  insertIncident,
+  isTenantMember,
+  listIncidentRows,
+  nextIncidentNumber,
+  updateIncident,
+  type IncidentPatch,
+  type IncidentRow,
+} from './incidents.queries.js';
+import { pageOfRows, presentIncident } from './incidents.presenters.js';
+import type { CreateIncidentInput, IncidentStatus, ListIncidentsQuery, Severity, UpdateIncidentInput } from './incidents.schema.js';
+import { allowedTransitions, canTransition, transitionStamps } from './incidents.status.js';
+import { insertTimelineEvent } from './timeline.queries.js';
+
+export interface Writer {
+  type: 'user' | 'service_account';
+  id: string;
+}
+
+/** The user or service account acting; tenant routes never run for anonymous callers. */
+export function writerOf(ctx: RequestContext): Writer {
+  const p = ctx.principal;
+  if (p.type === 'user') return { type: 'user', id: p.userId };
+  if (p.type === 'service_account') return { type: 'service_account', id: p.serviceAccountId };
+  throw new AppError('AUTH_REQUIRED');
+}
+
+/**
+ * Loads an incident of the tenant and only then authorises `action`: another tenant's incident
+ * and a random id both answer the same 404, and a 403 is given only for an incident the caller
+ * can already see.
+ */
+export async function loadIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  incidentId: string,
+  action: Action,
+  opts: { forUpdate?: boolean } = {},
+): Promise<IncidentRow> {
+  const row = await findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false);
+  if (!row) throw new AppError('NOT_FOUND');
+  enforce(action, { tenantId }, ctx);
+  return row;
+}
+
+/** Commanders and assignees must be members of the tenant; the field is named in the 400. */
+export async function assertMember(tx: Queryable, tenantId: string, userId: string, field: string): Promise<void> {
+  if (!(await isTenantMember(tx, tenantId, userId))) {
+    throw new AppError('VALIDATION_FAILED', { details: { fields: [{ path: field, message: 'Must be a member of the tenant.' }] } });
+  }
+}
+
+export function incidentResult(row: IncidentRow, status: number, extraHeaders: Record<string, string> = {}) {
+  return { status, body: presentIncident(row), headers: { ETag: etagOf(row.version), ...extraHeaders } };
+}
+
+export async function createIncident(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateIncidentInput): Promise<IncidentRow> {
+  const commanderId = input.commanderId ?? null;
+  if (commanderId !== null) await assertMember(tx, tenantId, commanderId, 'commanderId');
+  const number = await nextIncidentNumber(tx, tenantId);
+  const row = await insertIncident(tx, {
+    tenantId,
+    number,
+    title: input.title,
+    description: input.description ?? null,
+    severity: input.severity,
+    commanderId,
+    createdBy: writerOf(ctx),
+    now: ctx.now,
+  });
+  await recordAuditEvent(tx, ctx, tenantId, {
+    action: 'incident.created',
+    target: { type: 'incident', id: row.id },
+    metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
+  });
+  return row;
+}
+
+export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
+  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor), query.limit + 1);
+  return pageOfRows(rows, query.limit, presentIncident);
+}
+
+export async function patchIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  incidentId: string,
+  input: UpdateIncidentInput,
+  ifMatch: string | undefined,
+): Promise<IncidentRow> {
+  const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
+  assertIfMatch(ifMatch, row.version);
+  return changeIncident(tx, ctx, tenantId, row, input);
+}
+
+type FieldChange = { from: unknown; to: unknown };
+
+/**
+ * Applies a change to a locked incident: validates it, moves the status through the state
+ * machine (stamping its timestamp), writes the automatic timeline events and one
+ * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
+ * not changes; a request that changes nothing leaves the incident (and its version) as it was.
+ */
+export async function changeIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  row: IncidentRow,
+  input: UpdateIncidentInput,
+): Promise<IncidentRow> {
+  if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
+  if (input.status !== undefined && !canTransition(row.status, input.status)) {
+    throw new AppError('INVALID_STATUS_TRANSITION', {
+      message: `An incident cannot move from ${row.status} to ${input.status}.`,
+      details: { from: row.status, to: input.status, allowedTransitions: allowedTransitions(row.status) },
+    });
+  }
+
+  const patch: IncidentPatch = {};
+  const changes: Record<string, FieldChange> = {};
+  if (input.title !== undefined && input.title !== row.title) {
+    patch.title = input.title;
+    changes.title = { from: row.title, to: input.title };
+  }
+  if (input.description !== undefined && input.description !== row.description) {
+    patch.description = input.description;
+    changes.description = { from: row.description, to: input.description };
+  }
+  if (input.severity !== undefined && input.severity !== row.severity) {
+    patch.severity = input.severity;
+    changes.severity = { from: row.severity, to: input.severity };
+  }
+  if (input.commanderId !== undefined && input.commanderId !== row.commander_id) {
+    patch.commander_id = input.commanderId;
+    changes.commanderId = { from: row.commander_id, to: input.commanderId };
+  }
+  if (input.status !== undefined) {
+    Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
+    changes.status = { from: row.status, to: input.status };
+  }
+  if (Object.keys(changes).length === 0) return row;
+
+  const updated = await updateIncident(tx, tenantId, row.id, patch, ctx.now);
+  const writer = writerOf(ctx);
+  if (changes.status) await statusChangedEvent(tx, ctx, tenantId, row.id, writer, row.status, updated.status);
+  if (changes.status && updated.status === 'resolved') countIncidentResolved(tx, updated.started_at, ctx.now);
+  if (changes.severity) await severityChangedEvent(tx, ctx, tenantId, row.id, writer, row.severity, updated.severity);
+  await recordAuditEvent(tx, ctx, tenantId, {
+    action: 'incident.updated',
+    target: { type: 'incident', id: row.id },
+    metadata: { changes, version: updated.version },
+  });
+  return updated;
+}
+
+async function statusChangedEvent(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, actor: Writer, from: IncidentStatus, to: IncidentStatus) {
+  await insertTimelineEvent(tx, {
+    tenantId,
+    incidentId,
+    type: 'status_changed',
+    message: `Status changed from ${from} to ${to}.`,
+    occurredAt: ctx.now,
+    actor,
+    now: ctx.now,
+  });
+}
+
+async function severityChangedEvent(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, actor: Writer, from: Severity, to: Severity) {
+  await insertTimelineEvent(tx, {
+    tenantId,
+    incidentId,
+    type: 'severity_changed',
+    message: `Severity changed from ${from} to ${to}.`,
+    occurredAt: ctx.now,
+    actor,
+    now: ctx.now,
+  });
+}

@@ -1,0 +1,44 @@
+import { recordAuditEvent } from '../../platform/audit/audit.js';
+import type { Queryable } from '../../platform/db/database.js';
+import type { RequestContext } from '../../platform/http/context.js';
+import { decodeCursor } from '../../platform/http/pagination.js';
+import { pageOfRows, presentStatusUpdate } from './incidents.presenters.js';
+import type { PageQuery } from './incidents.schema.js';
+import { changeIncident, loadIncident, writerOf } from './incidents.service.js';
+import { insertStatusUpdate, listStatusUpdateRows } from './status-updates.queries.js';
+import type { CreateStatusUpdateInput } from './status-updates.schema.js';
+import { insertTimelineEvent } from './timeline.queries.js';
+
+export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
+  await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
+  const rows = await listStatusUpdateRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
+  return pageOfRows(rows, query.limit, presentStatusUpdate);
+}
+
+/**
+ * Posts a status update. A `status` moves the incident through the same state machine as a
+ * PATCH (with its stamps, `status_changed` event and `incident.updated` audit row) in this
+ * transaction, so a refused transition writes nothing at all.
+ */
+export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, input: CreateStatusUpdateInput) {
+  const status = input.status ?? null;
+  const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: status !== null });
+  if (status !== null) await changeIncident(tx, ctx, tenantId, incident, { status });
+  const actor = writerOf(ctx);
+  const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
+  await insertTimelineEvent(tx, {
+    tenantId,
+    incidentId,
+    type: 'status_update_posted',
+    message: `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`,
+    occurredAt: ctx.now,
+    actor,
+    now: ctx.now,
+  });
+  await recordAuditEvent(tx, ctx, tenantId, {
+    action: 'status_update.created',
+    target: { type: 'status_update', id: row.id },
+    metadata: { incidentId, visibility: row.visibility, status: row.status },
+  });
+  return presentStatusUpdate(row);
+}
