@@ -2,6 +2,8 @@ import type { FeatureDeps } from '../../app.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createTenantBody, tenantParams } from './tenants.schema.js';
 import { createTenant, listTenants, tenantRef } from './tenants.service.js';
+import { registerInviteRoutes } from './invites.routes.js';
+import { registerMemberRoutes } from './members.routes.js';
 
 export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
   routes.account({
@@ -40,4 +42,7 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
       return { status: 200, body: { activeTenant } };
     },
   });
+
+  registerMemberRoutes(routes);
+  registerInviteRoutes(routes, deps);
 }

@@ -1,0 +1,87 @@
+import type { Queryable } from '../../platform/db/database.js';
+import type { Role } from '../../platform/rbac/authorize.js';
+
+export interface MemberRow {
+  user_id: string;
+  role: Role;
+  created_at: Date;
+  /** created_at at full microsecond precision, for an exact keyset cursor. */
+  created_key: string;
+  email: string;
+  name: string;
+  user_created_at: Date;
+}
+
+// Rows may be written with the database's now() (microseconds), so the cursor carries the exact
+// text form instead of a millisecond Date that would skip rows inside the same millisecond.
+const MEMBER_COLUMNS = `m.user_id, m.role, m.created_at,
+  to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key,
+  u.email, u.name, u.created_at AS user_created_at`;
+
+/** One page of members, newest first by (created_at, user_id); `limit + 1` rows tell if more follow. */
+export async function listMemberPage(
+  tx: Queryable,
+  tenantId: string,
+  after: { createdAt: string; id: string } | null,
+  limit: number,
+): Promise<MemberRow[]> {
+  const { rows } = after
+    ? await tx.query<MemberRow>(
+        `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.tenant_id = $1 AND (m.created_at, m.user_id) < ($2::timestamptz, $3::uuid)
+          ORDER BY m.created_at DESC, m.user_id DESC LIMIT $4`,
+        [tenantId, after.createdAt, after.id, limit + 1],
+      )
+    : await tx.query<MemberRow>(
+        `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.tenant_id = $1
+          ORDER BY m.created_at DESC, m.user_id DESC LIMIT $2`,
+        [tenantId, limit + 1],
+      );
+  return rows;
+}
+
+/**
+ * Locks every owner row of the tenant (in a fixed order, so two callers cannot deadlock) and
+ * returns their user ids. Taken before any change that could remove an owner: a concurrent
+ * demotion or removal waits here and then counts what the first one left.
+ */
+export async function lockOwners(tx: Queryable, tenantId: string): Promise<string[]> {
+  const { rows } = await tx.query<{ user_id: string }>(
+    `SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = 'owner' ORDER BY user_id FOR UPDATE`,
+    [tenantId],
+  );
+  return rows.map((r) => r.user_id);
+}
+
+/** The membership of `userId` in the tenant, locked for the change that follows. */
+export async function findMemberForUpdate(tx: Queryable, tenantId: string, userId: string): Promise<MemberRow | null> {
+  const { rows } = await tx.query<MemberRow>(
+    `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.tenant_id = $1 AND m.user_id = $2 FOR UPDATE OF m`,
+    [tenantId, userId],
+  );
+  return rows[0] ?? null;
+}
+
+export async function updateMemberRole(tx: Queryable, tenantId: string, userId: string, role: Role): Promise<void> {
+  await tx.query('UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId, role]);
+}
+
+export async function deleteMember(tx: Queryable, tenantId: string, userId: string): Promise<void> {
+  await tx.query('DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+}
+
+export async function isMember(tx: Queryable, tenantId: string, userId: string): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
+  return rows.length > 0;
+}
+
+/** Whether the account with this (normalised) email already belongs to the tenant. */
+export async function isMemberByEmail(tx: Queryable, tenantId: string, email: string): Promise<boolean> {
+  const { rows } = await tx.query(
+    'SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = $1 AND u.email = $2',
+    [tenantId, email],
+  );
+  return rows.length > 0;
+}

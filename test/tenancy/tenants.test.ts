@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { addMember, createTenant, ownerWithTenant, signUp } from '../support/factories.js';
+import { auditEntries, MANY_USERS_ENV, memberRoles, userId } from './support.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: MANY_USERS_ENV });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+describe('tenants', () => {
+  it('when a user creates a tenant, then they own it, it is active, and tenant.created is audited', async () => {
+    const user = await signUp(t);
+    const res = await user.post('/v1/tenants', { name: 'Hooli' }).expect(201);
+    const tenant = res.body as { id: string; name: string; role: string };
+    expect(tenant).toEqual({ id: expect.any(String) as string, name: 'Hooli', role: 'owner' });
+    expect(await memberRoles(t, tenant.id)).toEqual({ [userId(user)]: 'owner' });
+    const me = await user.get('/v1/auth/me').expect(200);
+    expect((me.body as { activeTenant: unknown }).activeTenant).toEqual(tenant);
+    expect(await auditEntries(t, tenant.id)).toEqual([
+      { action: 'tenant.created', actor_id: userId(user), target_type: 'tenant', target_id: tenant.id, metadata: { name: 'Hooli' } },
+    ]);
+  });
+
+  it('lists only the tenants the caller belongs to, with their role', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t, 'Mine');
+    const { tenantId: foreign } = await ownerWithTenant(t, 'Theirs');
+    const { tenantId: joined } = await ownerWithTenant(t, 'Joined');
+    await t.db.withSystemTx((tx) => tx.query("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'viewer')", [joined, userId(owner)]));
+    const res = await owner.get('/v1/tenants').expect(200);
+    const list = res.body as { data: { id: string; role: string }[]; nextCursor: null };
+    expect(list.data.map((d) => [d.id, d.role]).sort()).toEqual([[tenantId, 'owner'], [joined, 'viewer']].sort());
+    expect(list.data.map((d) => d.id)).not.toContain(foreign);
+  });
+
+  it('switches to a tenant the caller belongs to, and answers 404 for any other', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t, 'First');
+    const second = await createTenant(owner, 'Second');
+    const { tenantId: foreign } = await ownerWithTenant(t);
+    const res = await owner.post(`/v1/tenants/${tenantId}/switch`).expect(200);
+    expect(res.body).toEqual({ activeTenant: { id: tenantId, name: 'First', role: 'owner' } });
+    await owner.post(`/v1/tenants/${foreign}/switch`).expect(404);
+    await owner.post(`/v1/tenants/${randomUUID()}/switch`).expect(404);
+    await owner.post('/v1/tenants/not-a-uuid/switch').expect(404);
+    const me = await owner.get('/v1/auth/me').expect(200);
+    expect((me.body as { activeTenant: { id: string } }).activeTenant.id).toBe(tenantId);
+    expect(second).not.toBe(tenantId);
+  });
+
+  it('ignores no tenant fields in bodies: an unknown field on create is rejected with 400', async () => {
+    const user = await signUp(t);
+    const res = await user.post('/v1/tenants', { name: 'X', role: 'owner', tenantId: randomUUID() }).expect(400);
+    expect((res.body as { code: string }).code).toBe('VALIDATION_FAILED');
+  });
+
+  it('a member switching in gets their own role, not the owner one', async () => {
+    const { tenantId } = await ownerWithTenant(t, 'Roles');
+    const viewer = await addMember(t, tenantId, 'viewer');
+    const res = await viewer.post(`/v1/tenants/${tenantId}/switch`).expect(200);
+    expect(res.body).toEqual({ activeTenant: { id: tenantId, name: 'Roles', role: 'viewer' } });
+  });
+});
