@@ -62,7 +62,7 @@ export type Decision =
 export function authorize(action: Action, resource: Resource, subject: AuthzSubject): Decision {
   const rule = TABLE[action] as (typeof TABLE)[Action] | undefined;
   // An action outside the table (only reachable through a cast) is denied, never thrown.
-  if (!rule) return { allowed: false, reason: `unknown action ${String(action)}`, code: 'FORBIDDEN' };
+  if (!rule) return { allowed: false, reason: `unknown action ${action}`, code: 'FORBIDDEN' };
   if (subject.kind === 'anonymous') return { allowed: false, reason: 'not authenticated', code: 'AUTH_REQUIRED' };
   if (subject.tenantId === null || subject.tenantId !== resource.tenantId) {
     return { allowed: false, reason: 'resource is outside the caller tenant', code: 'FORBIDDEN' };
