@@ -25,9 +25,13 @@ import {
   type SessionTimeouts,
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
+import { registerDocsRoutes } from './features/docs/docs.routes.js';
 import type { AuthRateLimits } from './features/auth/auth.limits.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
+import { observeDatabase } from './platform/telemetry/database.js';
+import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
+import { activeTraceId } from './platform/telemetry/tracing.js';
 
 export interface AppDeps {
   config: Config;
@@ -37,6 +41,7 @@ export interface AppDeps {
   logger: Logger;
   mailer: Mailer;
   clock?: Clock;
+  /** Defaults to the active OpenTelemetry trace id (a random id when tracing is off). */
   traceId?: TraceIdSource;
   /** Sees every response body as it is sent; the contract tests validate them against openapi.yaml. */
   responseObserver?: ResponseObserver;
@@ -68,7 +73,9 @@ const systemClock: Clock = { now: () => new Date() };
 
 /** Builds the Express app. Never listens; tests and main.ts both call this. */
 export function buildApp(input: AppDeps): BuiltApp {
-  const { config, db, redis, logger } = input;
+  const { config, redis, logger } = input;
+  // Transactions with afterCommit (metrics count only committed changes) and, on PGlite, SQL spans.
+  const db = observeDatabase(input.db);
   const clock = input.clock ?? systemClock;
   const sessionTimeouts: SessionTimeouts = {
     idleTimeoutMs: config.session.idleTimeoutMs,
@@ -94,7 +101,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   app.set('query parser', 'extended');
   if (config.isProduction) app.set('trust proxy', 1);
 
-  app.use(requestId(input.traceId ?? (() => null)));
+  app.use(requestId(input.traceId ?? activeTraceId));
   const observer = input.responseObserver;
   if (observer) {
     app.use((req, res, next) => {
@@ -111,9 +118,11 @@ export function buildApp(input: AppDeps): BuiltApp {
       next();
     });
   }
-  app.use(helmet());
+  // No inline styles anywhere but /docs, which sets its own policy.
+  app.use(helmet({ contentSecurityPolicy: { directives: { 'style-src': ["'self'"] } } }));
 
   registerHealthRoute(app, { db, redis, store });
+  const docsRoutes = config.apiDocs ? registerDocsRoutes(app) : [];
 
   const v1 = express.Router();
   v1.use(noStore);
@@ -126,7 +135,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);
 
-  app.use(notFoundOrMethodNotAllowed(() => [{ method: 'get', path: '/health' }]));
+  app.use(notFoundOrMethodNotAllowed(() => [{ method: 'get', path: '/health' }, ...docsRoutes]));
   app.use(errorHandler(logger));
 
   return {
@@ -156,6 +165,7 @@ function apiKeyOrSession(session: RequestHandler, clock: Clock, timeouts: Sessio
     if (header !== undefined) {
       const key = Array.isArray(header) ? undefined : header;
       if (key === undefined || parseApiKey(key) === null) {
+        recordApiKeyAuthentication('malformed');
         next(new AppError('API_KEY_INVALID'));
         return;
       }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './platform/log/logger.js';
+import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
 import { createRuntime } from './runtime.js';
 
 async function main(): Promise<void> {
@@ -37,16 +38,20 @@ async function main(): Promise<void> {
     // Stop accepting; idle keep-alive sockets are closed so the drain is not held by them.
     server.close(() => {
       built.close();
-      runtime.close().then(
-        () => {
-          logger.info('shutdown complete');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'error while closing resources');
-          process.exit(1);
-        },
-      );
+      // Telemetry last, so the spans of the final requests are flushed too.
+      runtime
+        .close()
+        .then(() => shutdownTelemetry())
+        .then(
+          () => {
+            logger.info('shutdown complete');
+            process.exit(0);
+          },
+          (err: unknown) => {
+            logger.error({ err }, 'error while closing resources');
+            process.exit(1);
+          },
+        );
     });
     server.closeIdleConnections();
     setTimeout(() => {

@@ -8,6 +8,8 @@ import type { Database, Queryable } from '../db/database.js';
 import type { Action, Role } from '../rbac/authorize.js';
 import { enforce } from '../rbac/authorize.js';
 import { csrfTokenMatches, destroySession } from '../session/session.js';
+import { recordQuotaRejection } from '../telemetry/metrics.js';
+import { setRequestSpanAttributes } from '../telemetry/tracing.js';
 import type { Principal, RequestContext } from './context.js';
 import { AppError } from './errors.js';
 import {
@@ -91,6 +93,12 @@ export interface RouteInventoryEntry {
   apiKeys: boolean;
 }
 
+/** The session, or undefined on API-key requests (express-session's types say it always exists). */
+function sessionOf(req: Request): Request['session'] | undefined {
+  const session: Request['session'] | undefined = req.session;
+  return session;
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -117,7 +125,7 @@ function send(res: Response, result: HttpResult): void {
 function checkCsrf(req: Request): void {
   if (!UNSAFE.has(req.method) || req.apiKey !== undefined) return;
   const presented = req.get('x-csrf-token');
-  if (!csrfTokenMatches(req.session?.csrfToken, presented)) throw new AppError('CSRF_TOKEN_INVALID');
+  if (!csrfTokenMatches(sessionOf(req)?.csrfToken, presented)) throw new AppError('CSRF_TOKEN_INVALID');
 }
 
 export class RouteRegistry {
@@ -134,7 +142,7 @@ export class RouteRegistry {
       if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
       checkCsrf(req);
       const now = this.deps.clock.now();
-      let userId = req.session?.userId;
+      let userId = sessionOf(req)?.userId;
       // A session ended by a password reset or change: public routes go on as anonymous.
       if (userId && !(await this.sessionEpochCurrent(req, userId))) {
         await destroySession(req);
@@ -142,6 +150,7 @@ export class RouteRegistry {
       }
       if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
       const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
+      setRequestSpanAttributes(ctx);
       const input = parseAll(spec, req);
       send(res, await spec.handler({ ctx, ...input, req }));
     });
@@ -154,7 +163,7 @@ export class RouteRegistry {
       const apiKey = req.apiKey;
       if (apiKey !== undefined && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
       checkCsrf(req);
-      const userId = apiKey === undefined ? req.session?.userId : undefined;
+      const userId = apiKey === undefined ? sessionOf(req)?.userId : undefined;
       if (apiKey === undefined && !userId) throw new AppError('AUTH_REQUIRED');
       const input = parseAll(spec, req);
 
@@ -163,7 +172,7 @@ export class RouteRegistry {
         tenantId = (req.params as Record<string, string | undefined>).tenantId;
         if (!tenantId || !UUID_RE.test(tenantId)) throw new AppError('NOT_FOUND');
       } else if (apiKey === undefined) {
-        tenantId = req.session?.activeTenantId ?? undefined;
+        tenantId = sessionOf(req)?.activeTenantId ?? undefined;
         if (!tenantId) throw new AppError('TENANT_CONTEXT_REQUIRED');
       }
 
@@ -195,6 +204,7 @@ export class RouteRegistry {
               const role = await this.loadMembership(tx, req, resolvedTenant, userId as string, spec.tenant);
               ctx.tenant = { id: resolvedTenant, role };
             }
+            setRequestSpanAttributes(ctx);
             if (spec.idempotent && idem === null) {
               const key = parseIdempotencyKey(req.get('idempotency-key'));
               if (key !== null) {
@@ -246,6 +256,7 @@ export class RouteRegistry {
   /** A quota rejection is audited once per tenant per day, after the write rolled back. */
   private async afterFailure(err: unknown, ctx: RequestContext, req: Request): Promise<unknown> {
     if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED' && ctx.tenant) {
+      recordQuotaRejection();
       const tenantId = ctx.tenant.id;
       await this.deps.db
         .withAppTx({ tenantId, userId: ctx.principal.type === 'user' ? ctx.principal.userId : null }, async (tx) => {

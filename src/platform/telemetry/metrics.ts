@@ -1,0 +1,114 @@
+import { metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import type { Queryable } from '../db/database.js';
+import { afterCommit } from './database.js';
+
+/**
+ * The product's own metrics. Names are listed in the README (Observability). Attributes are
+ * low-cardinality enums only: never tenant or user ids, emails or keys.
+ */
+export const METRIC = {
+  loginAttempts: 'incident_tracker.auth.login.attempts',
+  lockouts: 'incident_tracker.auth.lockouts',
+  apiKeyAuthentications: 'incident_tracker.api_key.authentications',
+  quotaRejections: 'incident_tracker.quota.rejections',
+  incidentsCreated: 'incident_tracker.incidents.created',
+  incidentsResolved: 'incident_tracker.incidents.resolved',
+  incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
+  auditEvents: 'incident_tracker.audit.events',
+} as const;
+
+export type ApiKeyOutcome = 'succeeded' | 'malformed' | 'invalid' | 'revoked' | 'expired';
+
+interface Instruments {
+  loginAttempts: Counter;
+  lockouts: Counter;
+  apiKeyAuthentications: Counter;
+  quotaRejections: Counter;
+  incidentsCreated: Counter;
+  incidentsResolved: Counter;
+  incidentTimeToResolve: Histogram;
+  auditEvents: Counter;
+}
+
+// Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
+const TIME_TO_RESOLVE_BUCKETS_S = [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800];
+
+let cached: { provider: MeterProvider; instruments: Instruments } | null = null;
+
+/**
+ * Instruments of the currently registered meter provider. The API hands out no-op meters until an
+ * SDK registers one, so the instruments are (re)created when the provider changes instead of
+ * being fixed at import time.
+ */
+function instruments(): Instruments {
+  const provider = metrics.getMeterProvider();
+  if (cached?.provider === provider) return cached.instruments;
+  const meter = provider.getMeter('incident-tracker-api');
+  const created: Instruments = {
+    loginAttempts: meter.createCounter(METRIC.loginAttempts, { description: 'Password logins by outcome (succeeded, failed).', unit: '{attempt}' }),
+    lockouts: meter.createCounter(METRIC.lockouts, { description: 'Login lockouts started (10 consecutive failures for one email).', unit: '{lockout}' }),
+    apiKeyAuthentications: meter.createCounter(METRIC.apiKeyAuthentications, {
+      description: 'API key checks by outcome (succeeded, malformed, invalid, revoked, expired).',
+      unit: '{authentication}',
+    }),
+    quotaRejections: meter.createCounter(METRIC.quotaRejections, { description: 'Incident writes refused with 429 QUOTA_EXCEEDED.', unit: '{request}' }),
+    incidentsCreated: meter.createCounter(METRIC.incidentsCreated, { description: 'Incidents created.', unit: '{incident}' }),
+    incidentsResolved: meter.createCounter(METRIC.incidentsResolved, { description: 'Incidents moved to resolved.', unit: '{incident}' }),
+    incidentTimeToResolve: meter.createHistogram(METRIC.incidentTimeToResolve, {
+      description: 'Time from an incident starting to its resolution.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
+    }),
+    auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
+  };
+  cached = { provider, instruments: created };
+  return created;
+}
+
+/** Counts one API key check. Recorded at once: a refused key rolls its transaction back. */
+export function recordApiKeyAuthentication(outcome: ApiKeyOutcome): void {
+  instruments().apiKeyAuthentications.add(1, { outcome });
+}
+
+export function recordQuotaRejection(): void {
+  instruments().quotaRejections.add(1);
+}
+
+function recordAuditAction(action: string): void {
+  const m = instruments();
+  m.auditEvents.add(1, { action });
+  switch (action) {
+    case 'auth.login.succeeded':
+      m.loginAttempts.add(1, { outcome: 'succeeded' });
+      break;
+    case 'auth.login.failed':
+      m.loginAttempts.add(1, { outcome: 'failed' });
+      break;
+    case 'auth.login.locked':
+      m.lockouts.add(1);
+      break;
+    case 'incident.created':
+      m.incidentsCreated.add(1);
+      break;
+  }
+}
+
+/**
+ * Counts an audited action once its transaction commits: the audit writer sees every login,
+ * lockout and incident change, but a write refused afterwards (quota, a failed idempotency
+ * completion) rolls its audit row back and must not be counted.
+ */
+export function countAuditedAction(tx: Queryable, action: string): void {
+  afterCommit(tx, () => {
+    recordAuditAction(action);
+  });
+}
+
+/** Counts a resolution and its time to resolve once the transaction commits. */
+export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt: Date): void {
+  afterCommit(tx, () => {
+    const m = instruments();
+    m.incidentsResolved.add(1);
+    m.incidentTimeToResolve.record(Math.max(0, (resolvedAt.getTime() - startedAt.getTime()) / 1000));
+  });
+}

@@ -1,0 +1,92 @@
+import type { IncomingMessage } from 'node:http';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_DB_QUERY_TEXT } from '@opentelemetry/semantic-conventions';
+import { setTelemetryShutdown } from './lifecycle.js';
+import { redactSqlLiterals } from './tracing.js';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /** `deployment.environment.name` on every span and metric. */
+  environment: string;
+  /** Where spans go: OTLP behind a batch processor when running, an in-memory exporter in tests. */
+  spanProcessors: SpanProcessor[];
+  metricReaders: IMetricReader[];
+}
+
+/** Query-string keys whose values never reach a span (keys are refused there, but still sent). */
+const REDACTED_QUERY_PARAMS = ['api_key', 'apiKey', 'x-api-key', 'key', 'token', 'password', 'AWSAccessKeyId', 'Signature', 'sig', 'X-Goog-Signature'];
+
+/**
+ * HTTP (server spans and `http.server.request.duration`), Express (router and handler layers),
+ * pg and ioredis. What they are told to leave out matters as much as what they record:
+ * - http: no request or response headers are captured (cookies, `x-api-key`, `x-csrf-token`
+ *   stay out); secret-looking query values are redacted; `/health` probes are not traced; client
+ *   spans only inside a traced operation.
+ * - pg: no parameter values (`enhancedDatabaseReporting` off) and string literals redacted from
+ *   the statement (the transaction preamble inlines the tenant and lookup settings).
+ * - ioredis: the command name only; keys carry session ids and emails.
+ * - express: middleware layers are skipped; the router and request-handler spans remain.
+ */
+export function instrumentations(): Instrumentation[] {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req: IncomingMessage) => req.url?.split('?')[0] === '/health',
+      redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
+      requireParentforOutgoingSpans: true,
+    }),
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+    new PgInstrumentation({
+      enhancedDatabaseReporting: false,
+      requireParentSpan: true,
+      requestHook: (span, info) => {
+        span.setAttribute(ATTR_DB_QUERY_TEXT, redactSqlLiterals(info.query.text));
+      },
+    }),
+    new IORedisInstrumentation({
+      requireParentSpan: true,
+      dbStatementSerializer: (command) => command,
+    }),
+  ];
+}
+
+/** OTLP over HTTP to `endpoint` (the collector's base URL): batched spans, metrics every minute. */
+export function otlpExport(endpoint: string): Pick<TelemetryOptions, 'spanProcessors' | 'metricReaders'> {
+  const base = endpoint.replace(/\/+$/, '');
+  return {
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` }))],
+    metricReaders: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }) })],
+  };
+}
+
+/**
+ * Starts the Node SDK: the instrumentations above, the W3C trace-context propagator (an incoming
+ * `traceparent` continues its trace), and a resource with the service name, the environment and
+ * whatever `OTEL_RESOURCE_ATTRIBUTES` adds. It must run before express, pg and ioredis are
+ * loaded; `src/telemetry.ts` does this for the server.
+ */
+export function startTelemetry(opts: TelemetryOptions): NodeSDK {
+  const sdk = new NodeSDK({
+    serviceName: opts.serviceName,
+    resource: defaultResource().merge(resourceFromAttributes({ 'deployment.environment.name': opts.environment })),
+    textMapPropagator: new W3CTraceContextPropagator(),
+    spanProcessors: opts.spanProcessors,
+    metricReaders: opts.metricReaders,
+    // Logs go to stdout through pino; no OTLP log pipeline.
+    logRecordProcessors: [],
+    instrumentations: instrumentations(),
+  });
+  sdk.start();
+  setTelemetryShutdown(() => sdk.shutdown());
+  return sdk;
+}

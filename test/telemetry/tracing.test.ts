@@ -1,0 +1,142 @@
+// Must stay the first import: it starts the SDK before the app's modules load (see support.ts).
+import { descendsFrom, EXPRESS_SCOPE, IOREDIS_SCOPE, isKind, PG_SCOPE, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SpanKind } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGLITE_TRACER_NAME } from '../../src/platform/telemetry/database.js';
+import { ATTR_PRINCIPAL_TYPE, ATTR_TENANT_ID } from '../../src/platform/telemetry/tracing.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { onPostgres } from '../support/backend.js';
+import { insertApiKey, ownerWithTenant } from '../support/factories.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+/** pg's instrumentation on PostgreSQL; the app's own PGlite spans on the embedded database. */
+const DB_SCOPE = onPostgres ? PG_SCOPE : PGLITE_TRACER_NAME;
+
+function dbSpans(trace: ReadableSpan[]): ReadableSpan[] {
+  return trace.filter((s) => s.instrumentationScope.name === DB_SCOPE && isKind(s, SpanKind.CLIENT) && s.attributes['db.system.name'] === 'postgresql');
+}
+
+/** Every attribute value of every span, for "this never reaches a span" checks. */
+function allAttributeText(spans: ReadableSpan[]): string {
+  return JSON.stringify(spans.map((s) => s.attributes));
+}
+
+function requestIdOf(res: { headers: Record<string, string | undefined> }): string {
+  const id = res.headers['x-request-id'];
+  if (!id) throw new Error('no x-request-id');
+  return id;
+}
+
+describe('tracing', () => {
+  it('when a member lists incidents, then one trace holds the server span with Express and database spans beneath it, and its id is the x-request-id', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    expect((await owner.post('/v1/incidents', { title: 'Checkout 502s', severity: 'SEV2' })).status).toBe(201);
+    spanExporter.reset();
+
+    const res = await owner.get('/v1/incidents');
+    expect(res.status).toBe(200);
+    const traceId = requestIdOf(res);
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    const server = await serverSpanOf(traceId);
+    const serverId = server.spanContext().spanId;
+    expect(server.attributes['http.route']).toBe('/v1/incidents');
+    expect(server.attributes['http.response.status_code']).toBe(200);
+    expect(server.attributes[ATTR_TENANT_ID]).toBe(tenantId);
+    expect(server.attributes[ATTR_PRINCIPAL_TYPE]).toBe('user');
+
+    const trace = spansOfTrace(traceId);
+    const handler = trace.filter((s) => s.instrumentationScope.name === EXPRESS_SCOPE && s.attributes['express.type'] === 'request_handler');
+    expect(handler.map((s) => s.attributes['http.route'])).toEqual(['/v1/incidents']);
+    expect(handler.every((s) => descendsFrom(s, serverId, trace))).toBe(true);
+
+    const db = dbSpans(trace);
+    expect(db.map((s) => String(s.attributes['db.query.text']))).toEqual(expect.arrayContaining([expect.stringContaining('FROM incidents')]));
+    expect(db.every((s) => descendsFrom(s, serverId, trace))).toBe(true);
+    // Everything the request did was traced in this one trace.
+    expect(new Set(spanExporter.getFinishedSpans().map((s) => s.spanContext().traceId))).toEqual(new Set([traceId]));
+
+    // No parameter values: neither pg's values attribute nor the ids the preamble inlines.
+    for (const span of db) {
+      expect(Object.keys(span.attributes).filter((k) => k.includes('values') || k.includes('parameter'))).toEqual([]);
+      expect(String(span.attributes['db.query.text'])).not.toContain(tenantId);
+      expect(String(span.attributes['db.query.text'])).not.toContain(owner.user?.id ?? '<no user>');
+    }
+    if (onPostgres) {
+      // The session lives in Redis under its id: spans name the command only.
+      const redis = trace.filter((s) => s.instrumentationScope.name === IOREDIS_SCOPE);
+      expect(redis.length).toBeGreaterThan(0);
+      for (const span of redis) expect(span.attributes['db.query.text']).toMatch(/^[a-z]+$/);
+    }
+  });
+
+  it('when a session writes, then no header (cookie, x-csrf-token) and no request value reaches a span', async () => {
+    const { owner } = await ownerWithTenant(t);
+    spanExporter.reset();
+    const title = `Secret-looking title ${randomUUID()}`;
+    const res = await owner.post('/v1/incidents', { title, severity: 'SEV3' });
+    expect(res.status).toBe(201);
+    const traceId = requestIdOf(res);
+    await serverSpanOf(traceId);
+
+    const trace = spansOfTrace(traceId);
+    expect(dbSpans(trace).map((s) => String(s.attributes['db.query.text']))).toEqual(expect.arrayContaining([expect.stringContaining('INSERT INTO incidents')]));
+    const text = allAttributeText(trace);
+    expect(text).not.toContain(owner.csrfToken);
+    expect(text).not.toContain(title);
+    expect(trace.flatMap((s) => Object.keys(s.attributes)).filter((k) => k.startsWith('http.request.header.'))).toEqual([]);
+  });
+
+  it("when an API key lists incidents, then the spans carry the key's tenant and principal type, never the key", async () => {
+    const { tenantId } = await ownerWithTenant(t);
+    const key = await insertApiKey(t, tenantId, ['read']);
+    spanExporter.reset();
+
+    const res = await t.request().get('/v1/incidents').set('x-api-key', key);
+    expect(res.status).toBe(200);
+    const traceId = requestIdOf(res);
+    const server = await serverSpanOf(traceId);
+    expect(server.attributes[ATTR_TENANT_ID]).toBe(tenantId);
+    expect(server.attributes[ATTR_PRINCIPAL_TYPE]).toBe('service_account');
+    expect(dbSpans(spansOfTrace(traceId)).length).toBeGreaterThan(0);
+    expect(allAttributeText(spanExporter.getFinishedSpans())).not.toContain(key);
+  });
+
+  it("when a request fails, then the error body's traceId is its trace's id and the x-request-id", async () => {
+    const { owner } = await ownerWithTenant(t);
+    const res = await owner.get(`/v1/incidents/${randomUUID()}`);
+    expect(res.status).toBe(404);
+    const traceId = requestIdOf(res);
+    expect((res.body as { traceId: string }).traceId).toBe(traceId);
+    const server = await serverSpanOf(traceId);
+    expect(server.attributes['http.response.status_code']).toBe(404);
+
+    // Refused before any tenant or database work, in the key check.
+    const refused = await t.request().get('/v1/incidents').set('x-api-key', 'itk_not-a-key');
+    expect(refused.status).toBe(401);
+    expect((refused.body as { traceId: string }).traceId).toBe(requestIdOf(refused));
+    expect((await serverSpanOf(requestIdOf(refused))).attributes['http.response.status_code']).toBe(401);
+  });
+
+  it('when a request carries traceparent, then its server span joins that trace as a child of the remote parent', async () => {
+    const { owner } = await ownerWithTenant(t);
+    const traceId = randomBytes(16).toString('hex');
+    const parentId = randomBytes(8).toString('hex');
+
+    const res = await owner.get('/v1/incidents').set('traceparent', `00-${traceId}-${parentId}-01`);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-request-id']).toBe(traceId);
+    const server = await serverSpanOf(traceId);
+    expect(server.parentSpanContext?.spanId).toBe(parentId);
+    expect(server.parentSpanContext?.isRemote).toBe(true);
+    expect(dbSpans(spansOfTrace(traceId)).every((s) => descendsFrom(s, server.spanContext().spanId, spansOfTrace(traceId)))).toBe(true);
+  });
+});
