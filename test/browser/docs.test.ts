@@ -44,13 +44,12 @@ describe('API docs page in a browser', () => {
     expect(res?.status()).toBe(200);
     await page.waitForSelector('.opblock', { timeout: 30_000 });
 
-    const rendered = await page.$$eval('.opblock', (blocks) =>
-      blocks.map((b) => {
-        const method = b.querySelector('.opblock-summary-method')?.textContent?.trim() ?? '';
-        const path = b.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? b.querySelector('.opblock-summary-path')?.textContent?.trim() ?? '';
-        return `${method.toUpperCase()} ${path.replace(/\u200b/g, '')}`;
-      }),
+    // Read through locators: this test runs under Node's types, without the DOM's.
+    const methods = await page.locator('.opblock .opblock-summary-method').allTextContents();
+    const paths = await page.locator('.opblock .opblock-summary-path').evaluateAll((els) =>
+      els.map((el) => String((el as unknown as { dataset: Record<string, string> }).dataset.path)),
     );
+    const rendered = methods.map((m, i) => `${m.trim().toUpperCase()} ${paths[i] ?? ''}`);
     expect(rendered.sort()).toEqual(openApiOperations().sort());
 
     const outside = requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));
