@@ -1,6 +1,7 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { Scope } from '../../platform/rbac/authorize.js';
+import { afterCommit } from '../../platform/telemetry/database.js';
 import { recordApiKeyAuthentication, type ApiKeyOutcome } from '../../platform/telemetry/metrics.js';
 import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';
 
@@ -11,7 +12,10 @@ export interface ApiKeyPrincipal {
   scopes: Scope[];
 }
 
-/** Last lastUsedAt write per key in this process: at most one write a minute per key. */
+/**
+ * Last committed lastUsedAt write per key in this process, so most requests skip the UPDATE; its
+ * WHERE clause is what guarantees at most one write a minute per key across processes.
+ */
 const lastUsedWrites = new Map<string, number>();
 const LAST_USED_INTERVAL_MS = 60_000;
 
@@ -49,7 +53,9 @@ export async function authenticateApiKey(tx: Queryable, key: string, now: Date):
   await tx.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.api_key_public_id', '', true)`, [row.tenant_id]);
   const last = lastUsedWrites.get(row.id) ?? 0;
   if (now.getTime() - last >= LAST_USED_INTERVAL_MS) {
-    lastUsedWrites.set(row.id, now.getTime());
+    // Remembered only once the write commits: a request that rolls back (a 403, a replayed
+    // idempotent request's first pass) must not suppress the next minute's write.
+    afterCommit(tx, () => lastUsedWrites.set(row.id, now.getTime()));
     await tx.query(
       `UPDATE api_keys SET last_used_at = $3
         WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $3::timestamptz - interval '1 minute')`,
