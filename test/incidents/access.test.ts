@@ -3,6 +3,7 @@ import type supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { addMember, insertApiKey, ownerWithTenant, type SessionClient } from '../support/factories.js';
+import { INCIDENT_ID_ROUTES, type IncidentRouteMethod } from '../support/incident-id-routes.js';
 import { createTaskFor, openIncident, tenantState, type IncidentBody, type TaskBody, MANY_USERS_ENV } from './helpers.js';
 
 let t: TestApp;
@@ -13,26 +14,8 @@ afterAll(async () => {
   await t.close();
 });
 
-type Method = 'get' | 'post' | 'patch';
-interface RouteCase {
-  name: string;
-  method: Method;
-  path: (incidentId: string, taskId: string) => string;
-  body?: object;
-}
-
-/** Every route with an incident (and task) id in its path. */
-const ID_ROUTES: RouteCase[] = [
-  { name: 'GET incident', method: 'get', path: (i) => `/v1/incidents/${i}` },
-  { name: 'PATCH incident', method: 'patch', path: (i) => `/v1/incidents/${i}`, body: { status: 'resolved' } },
-  { name: 'GET timeline', method: 'get', path: (i) => `/v1/incidents/${i}/timeline-events` },
-  { name: 'POST timeline', method: 'post', path: (i) => `/v1/incidents/${i}/timeline-events`, body: { message: 'note' } },
-  { name: 'GET tasks', method: 'get', path: (i) => `/v1/incidents/${i}/tasks` },
-  { name: 'POST tasks', method: 'post', path: (i) => `/v1/incidents/${i}/tasks`, body: { title: 'task' } },
-  { name: 'PATCH task', method: 'patch', path: (i, k) => `/v1/incidents/${i}/tasks/${k}`, body: { status: 'done' } },
-  { name: 'GET status updates', method: 'get', path: (i) => `/v1/incidents/${i}/status-updates` },
-  { name: 'POST status updates', method: 'post', path: (i) => `/v1/incidents/${i}/status-updates`, body: { message: 'm', visibility: 'public', status: 'resolved' } },
-];
+type Method = IncidentRouteMethod;
+const ID_ROUTES = INCIDENT_ID_ROUTES;
 const WRITES = ID_ROUTES.filter((r) => r.method !== 'get');
 const READS = ID_ROUTES.filter((r) => r.method === 'get');
 

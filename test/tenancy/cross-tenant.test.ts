@@ -4,17 +4,20 @@
  * traceId), nothing changes, and 403 shows up only for an object that exists in the caller's own
  * tenant. A later feature adds one row per id route to ID_ROUTES, adds a seeded object to World
  * if it needs one, and adds its route registrar to FEATURES_IN_MATRIX so the coverage test holds
- * it to that.
+ * it to that. The incident routes have their own matrix (test/incidents/access.test.ts); the
+ * coverage test also requires every id route the app serves to be in one of the two.
  */
 import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureDeps } from '../../src/app.js';
+import { registerApiKeyRoutes } from '../../src/features/api-keys/api-keys.routes.js';
 import { registerTenantRoutes } from '../../src/features/tenants/tenants.routes.js';
 import { RouteRegistry } from '../../src/platform/http/route.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { addMember, ownerWithTenant, uniqueEmail, type SessionClient } from '../support/factories.js';
+import { addMember, createApiKey, ownerWithTenant, uniqueEmail, type SessionClient } from '../support/factories.js';
+import { INCIDENT_ID_ROUTES } from '../support/incident-id-routes.js';
 import { inviteWithToken, MANY_USERS_ENV, userId, withoutTrace } from './support.js';
 
 /** One tenant with objects of every kind the matrix's routes address. */
@@ -26,11 +29,16 @@ interface World {
   memberId: string;
   /** A pending invite. */
   inviteId: string;
+  /** A service account, and an unrevoked API key issued for it. */
+  serviceAccountId: string;
+  apiKeyId: string;
 }
 
 interface Ids {
   tenantId: string;
   objectId: string;
+  /** The World `tenantId` belongs to, for ids a request body names; absent for a random tenant. */
+  world?: World;
 }
 
 interface IdRouteRow {
@@ -82,10 +90,38 @@ export const ID_ROUTES: IdRouteRow[] = [
     objectOf: (w) => w.inviteId,
     viewerInOwnTenant: 403,
   },
+  {
+    route: 'GET /v1/tenants/:tenantId/service-accounts',
+    call: (c, { tenantId }) => c.get(`/v1/tenants/${tenantId}/service-accounts`),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/service-accounts',
+    call: (c, { tenantId }) => c.post(`/v1/tenants/${tenantId}/service-accounts`, { name: 'matrix bot' }),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'GET /v1/tenants/:tenantId/api-keys',
+    call: (c, { tenantId }) => c.get(`/v1/tenants/${tenantId}/api-keys`),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/api-keys',
+    // The target tenant's own service account, so only the role can stand between the caller and a new key.
+    call: (c, { tenantId, world }) =>
+      c.post(`/v1/tenants/${tenantId}/api-keys`, { serviceAccountId: world?.serviceAccountId ?? randomUUID(), name: 'matrix key', scopes: ['read'] }),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/api-keys/:apiKeyId/revoke',
+    call: (c, { tenantId, objectId }) => c.post(`/v1/tenants/${tenantId}/api-keys/${objectId}/revoke`),
+    objectOf: (w) => w.apiKeyId,
+    viewerInOwnTenant: 403,
+  },
 ];
 
 /** Route registrars whose id routes must all appear in ID_ROUTES. */
-const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes];
+const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes, registerApiKeyRoutes];
 
 let t: TestApp;
 let a: World;
@@ -97,7 +133,8 @@ async function world(name: string): Promise<World> {
   const member = await addMember(t, tenantId, 'member');
   const viewer = await addMember(t, tenantId, 'viewer');
   const { invite } = await inviteWithToken(t, owner, tenantId, uniqueEmail());
-  return { tenantId, owner, viewer, memberId: userId(member), inviteId: invite.id };
+  const key = await createApiKey(owner, tenantId);
+  return { tenantId, owner, viewer, memberId: userId(member), inviteId: invite.id, serviceAccountId: key.serviceAccountId, apiKeyId: key.id };
 }
 
 /**
@@ -161,10 +198,22 @@ describe('cross-tenant matrix', () => {
     for (const row of ID_ROUTES) expect(served).toContain(row.route);
   });
 
+  it('covers every id route the app serves, here or in the incidents matrix', () => {
+    const servedIdRoutes = t.built.inventory.filter((r) => r.path.includes('/:')).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    const covered = new Set([...ID_ROUTES, ...INCIDENT_ID_ROUTES].map((r) => r.route));
+    expect(servedIdRoutes.filter((route) => !covered.has(route))).toEqual([]);
+    expect([...covered].filter((route) => !servedIdRoutes.includes(route))).toEqual([]);
+    // The incidents matrix requests each route through path(); its route label must name the same route.
+    for (const row of INCIDENT_ID_ROUTES) {
+      const [method, pattern] = row.route.split(' ') as [string, string];
+      expect(`${method} ${pattern.replace(':incidentId', 'I').replace(':taskId', 'K')}`).toBe(`${row.method.toUpperCase()} ${row.path('I', 'K')}`);
+    }
+  });
+
   describe.each(ID_ROUTES)('$route', (row) => {
     it("answers another tenant's id exactly like a random UUID (404) and changes nothing", async () => {
       const before = await snapshot();
-      const foreign = await answer(row.call(a.owner, { tenantId: b.tenantId, objectId: row.objectOf?.(b) ?? randomUUID() }));
+      const foreign = await answer(row.call(a.owner, { tenantId: b.tenantId, objectId: row.objectOf?.(b) ?? randomUUID(), world: b }));
       const random = await answer(row.call(a.owner, { tenantId: randomUUID(), objectId: randomUUID() }));
       expect(foreign.status).toBe(404);
       expect(foreign).toEqual(random);
@@ -174,13 +223,13 @@ describe('cross-tenant matrix', () => {
 
     it(`gives a viewer ${String(row.viewerInOwnTenant)} only on their own tenant's object, and 404 elsewhere`, async () => {
       const before = await snapshot();
-      const own = await answer(row.call(a.viewer, { tenantId: a.tenantId, objectId: row.objectOf?.(a) ?? randomUUID() }));
+      const own = await answer(row.call(a.viewer, { tenantId: a.tenantId, objectId: row.objectOf?.(a) ?? randomUUID(), world: a }));
       expect(own.status).toBe(row.viewerInOwnTenant);
       if (row.objectOf) {
-        const missing = await answer(row.call(a.viewer, { tenantId: a.tenantId, objectId: randomUUID() }));
+        const missing = await answer(row.call(a.viewer, { tenantId: a.tenantId, objectId: randomUUID(), world: a }));
         expect(missing.status).toBe(404);
       }
-      const foreign = await answer(row.call(a.viewer, { tenantId: b.tenantId, objectId: row.objectOf?.(b) ?? randomUUID() }));
+      const foreign = await answer(row.call(a.viewer, { tenantId: b.tenantId, objectId: row.objectOf?.(b) ?? randomUUID(), world: b }));
       const random = await answer(row.call(a.viewer, { tenantId: randomUUID(), objectId: randomUUID() }));
       expect(foreign.status).toBe(404);
       expect(foreign).toEqual(random);
@@ -192,8 +241,8 @@ describe('cross-tenant matrix', () => {
     it("in the caller's own tenant, answers another tenant's object exactly like a random UUID", async () => {
       const objectOf = row.objectOf as (w: World) => string;
       const before = await snapshot();
-      const foreign = await answer(row.call(a.owner, { tenantId: a.tenantId, objectId: objectOf(b) }));
-      const random = await answer(row.call(a.owner, { tenantId: a.tenantId, objectId: randomUUID() }));
+      const foreign = await answer(row.call(a.owner, { tenantId: a.tenantId, objectId: objectOf(b), world: a }));
+      const random = await answer(row.call(a.owner, { tenantId: a.tenantId, objectId: randomUUID(), world: a }));
       expect(foreign.status).toBe(404);
       expect(foreign).toEqual(random);
       expect(await snapshot()).toEqual(before);
