@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -33,7 +34,8 @@ const envSchema = z.object({
   LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
   SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
   FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
-  ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(2),
+  // Default: one core left for everything else (PERFORMANCE.md P7), at least one hash at a time.
+  ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
   API_DOCS: bool.optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

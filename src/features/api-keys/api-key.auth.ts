@@ -19,27 +19,32 @@ export interface ApiKeyPrincipal {
 const lastUsedWrites = new Map<string, number>();
 const LAST_USED_INTERVAL_MS = 60_000;
 
+interface ApiKeyRow {
+  tenant_id: string;
+  id: string;
+  service_account_id: string;
+  secret_hash: string;
+  scopes: Scope[];
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
 /**
- * Authenticates an `x-api-key` inside a transaction opened with the key's public id as the
- * lookup setting (the `api_keys_by_public_id` policy), then switches the transaction to the key's
- * tenant. No cache: revocation and expiry apply to the very next request.
+ * Authenticates an `x-api-key` from the row the transaction's opening round trip looked up by
+ * public id (the `api_keys_by_public_id` policy), which also switched the transaction to the key's
+ * tenant; any failure here throws and so rolls that back. No cache: revocation and expiry apply to
+ * the very next request.
  */
-export async function authenticateApiKey(tx: Queryable, key: string, now: Date): Promise<ApiKeyPrincipal> {
-  const parsed = parseApiKey(key);
-  if (!parsed) throw new AppError('API_KEY_INVALID');
-  const { rows } = await tx.query<{
-    tenant_id: string;
-    id: string;
-    service_account_id: string;
-    secret_hash: string;
-    scopes: Scope[];
-    expires_at: Date | null;
-    revoked_at: Date | null;
-  }>(
-    `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at
-       FROM api_keys WHERE public_id = $1`,
-    [parsed.publicId],
-  );
+export async function authenticateApiKey(
+  tx: Queryable,
+  key: string,
+  now: Date,
+  lookupRows: readonly Record<string, unknown>[],
+): Promise<ApiKeyPrincipal> {
+  if (!parseApiKey(key)) throw new AppError('API_KEY_INVALID');
+  // More than one row for a 128-bit random public id would mean a collision across tenants:
+  // refuse rather than guess which tenant the opening statement switched to.
+  const rows = (lookupRows.length === 1 ? lookupRows : []) as unknown as ApiKeyRow[];
   const row = rows.find((r) => apiKeyHashMatches(key, r.secret_hash));
   const outcome: ApiKeyOutcome = !row
     ? 'invalid'
@@ -50,7 +55,6 @@ export async function authenticateApiKey(tx: Queryable, key: string, now: Date):
         : 'succeeded';
   recordApiKeyAuthentication(outcome);
   if (!row || outcome !== 'succeeded') throw new AppError('API_KEY_INVALID');
-  await tx.query(`SELECT set_config('app.tenant_id', $1, true), set_config('app.api_key_public_id', '', true)`, [row.tenant_id]);
   const last = lastUsedWrites.get(row.id) ?? 0;
   if (now.getTime() - last >= LAST_USED_INTERVAL_MS) {
     // Remembered only once the write commits: a request that rolls back (a 403, a replayed

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import { dictionary } from '@zxcvbn-ts/language-common';
 import { AppError } from '../../platform/http/errors.js';
 
 /**
@@ -12,7 +11,18 @@ export const ARGON2_POLICY = { memoryCost: 19456, timeCost: 2, parallelism: 1 } 
 export const PASSWORD_MIN = 12;
 export const PASSWORD_MAX = 256;
 
-const COMMON = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
+/**
+ * The common-password list (about 50,000 entries) is loaded on the first policy check, not at
+ * start-up: only signup, reset and change need it, and held from boot it costs every process
+ * tens of megabytes whether or not anyone ever signs up.
+ */
+let common: Promise<Set<string>> | null = null;
+function commonPasswords(): Promise<Set<string>> {
+  common ??= import('@zxcvbn-ts/language-common').then(
+    ({ dictionary }) => new Set(dictionary['passwords-common'].map((p) => p.toLowerCase())),
+  );
+  return common;
+}
 
 /** Length in Unicode code points, so a password of emoji is not counted twice. */
 export function codePointLength(s: string): number {
@@ -20,9 +30,9 @@ export function codePointLength(s: string): number {
 }
 
 /** Length 12..256 and not a common password; no composition rules, no truncation. */
-export function assertPasswordPolicy(password: string): void {
+export async function assertPasswordPolicy(password: string): Promise<void> {
   const length = codePointLength(password);
-  if (length < PASSWORD_MIN || length > PASSWORD_MAX || COMMON.has(password.toLowerCase())) {
+  if (length < PASSWORD_MIN || length > PASSWORD_MAX || (await commonPasswords()).has(password.toLowerCase())) {
     throw new AppError('PASSWORD_TOO_WEAK', {
       details: { minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX },
     });

@@ -34,13 +34,19 @@ async function startUserSession(req: Request, start: SessionStart, nowMs: number
   return csrfToken;
 }
 
-/** A session exists after GET /v1/auth/me even for anonymous callers: it carries the CSRF token. */
-function ensureSession(req: Request, nowMs: number): string {
+/**
+ * A session exists after GET /v1/auth/me even for anonymous callers: it carries the CSRF token.
+ * A new one is saved before answering (503 if the store is down): express-session saves it while
+ * finishing the response and can then only log a failure, so the client would hold a CSRF token
+ * for a session the store never kept.
+ */
+async function ensureSession(req: Request, nowMs: number): Promise<string> {
   if (!(req.session as typeof req.session | undefined)) req.sessionStore.generate(req);
   if (!req.session.csrfToken) {
     req.session.csrfToken = newCsrfToken();
     req.session.createdAtMs = nowMs;
     req.session.lastSeenAtMs = nowMs;
+    await saveSession(req);
   }
   return req.session.csrfToken;
 }
@@ -51,7 +57,7 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/me',
     action: 'public',
     async handler({ req, ctx }) {
-      const csrfToken = ensureSession(req, ctx.now.getTime());
+      const csrfToken = await ensureSession(req, ctx.now.getTime());
       const userId = req.session.userId;
       if (!userId) return { status: 200, body: { user: null, activeTenant: null, csrfToken } };
       const user = await currentUser(deps, userId);

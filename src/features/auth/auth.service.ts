@@ -32,7 +32,7 @@ export async function signUp(
   input: { email: string; password: string; name: string },
 ): Promise<{ user: PresentedUser; epoch: number }> {
   await deps.limits.consumeIp('signup', ctx.ip);
-  assertPasswordPolicy(input.password);
+  await assertPasswordPolicy(input.password);
   const passwordHash = await deps.hasher.hash(input.password);
   return withAccountTx(deps.db, null, async (tx) => {
     const user = await insertUser(tx, { email: input.email, name: input.name, passwordHash, now: ctx.now });
@@ -158,7 +158,7 @@ export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContex
  * caller is not signed in.
  */
 export async function resetPassword(deps: FeatureDeps, ctx: RequestContext, input: { token: string; password: string }): Promise<void> {
-  assertPasswordPolicy(input.password);
+  await assertPasswordPolicy(input.password);
   if (!RESET_TOKEN_RE.test(input.token)) throw new AppError('RESET_TOKEN_INVALID');
   const tokenHash = resetTokenDigest(input.token);
   if (!(await withAccountTx(deps.db, null, (tx) => resetTokenUsable(tx, tokenHash, ctx.now)))) {
@@ -195,7 +195,7 @@ export async function changePassword(
   userId: string,
   input: { currentPassword: string; newPassword: string },
 ): Promise<number> {
-  assertPasswordPolicy(input.newPassword);
+  await assertPasswordPolicy(input.newPassword);
   const user = await withAccountTx(deps.db, userId, (tx) => findUserById(tx, userId));
   if (!user) throw new AppError('AUTH_REQUIRED');
   if (!(await deps.hasher.verify(user.password_hash, input.currentPassword))) throw new AppError('AUTH_INVALID_CREDENTIALS');

@@ -24,10 +24,16 @@ export interface TxSettings {
   apiKeyPublicId?: string;
 }
 
+/** What the opening round trip returned besides the settings. */
+export interface TxOpened {
+  /** With `apiKeyPublicId`: the api_keys rows of that public id (see API_KEY_LOOKUP_SQL). */
+  lookupRows: Record<string, unknown>[];
+}
+
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   /** Runs `fn` in one transaction as the app role (NOSUPERUSER, NOBYPASSRLS) with `settings`. */
-  withAppTx<T>(settings: TxSettings, fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T>;
   /**
    * The system path: a transaction as the connecting (owner) role. Only migrations, health and
    * test set-up use it; request handling never does.
@@ -52,14 +58,31 @@ function literal(value: string | null | undefined, re: RegExp, name: string): st
 /**
  * The statements that open an app-role transaction, as one simple-protocol round trip. Values are
  * validated against strict patterns before they are inlined, so nothing user-controlled reaches
- * the SQL text unchecked.
+ * the SQL text unchecked. `prelude` (trusted, statements ending in `; `) runs right after BEGIN;
+ * the API-key lookup, when there is one, is always the last statement.
  */
-export function appTxPreamble(s: TxSettings): string {
+export function appTxPreamble(s: TxSettings, prelude = ''): string {
+  const lookup = s.apiKeyPublicId === undefined ? '' : `; ${apiKeyLookupSql(literal(s.apiKeyPublicId, TOKEN_RE, 'api key id'))}`;
   return (
-    `BEGIN; SET LOCAL ROLE ${APP_ROLE}; SELECT ` +
+    `BEGIN; ${prelude}SET LOCAL ROLE ${APP_ROLE}; SELECT ` +
     `set_config('app.tenant_id', ${literal(s.tenantId, UUID_RE, 'tenant id')}, true), ` +
     `set_config('app.user_id', ${literal(s.userId, UUID_RE, 'user id')}, true), ` +
     `set_config('app.invite_token_hash', ${literal(s.inviteTokenHash, TOKEN_RE, 'invite token hash')}, true), ` +
-    `set_config('app.api_key_public_id', ${literal(s.apiKeyPublicId, TOKEN_RE, 'api key id')}, true)`
+    `set_config('app.api_key_public_id', ${literal(s.apiKeyPublicId, TOKEN_RE, 'api key id')}, true)` +
+    lookup
+  );
+}
+
+/**
+ * The API-key lookup folded into the opening round trip: the key row found through the narrow
+ * `api_keys_by_public_id` policy, and the transaction switched to its tenant in the same
+ * statement. The caller still checks the secret's hash, revocation and expiry, and throws (which
+ * rolls back the tenant setting) when any fails. Saves two round trips per API-key request.
+ */
+function apiKeyLookupSql(publicIdLiteral: string): string {
+  return (
+    `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
+    `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
+    `FROM api_keys WHERE public_id = ${publicIdLiteral}`
   );
 }

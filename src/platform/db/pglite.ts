@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxSettings } from './database.js';
+import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxOpened, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -30,10 +30,11 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create();
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
-  async function run<T>(preamble: string | null, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function run<T>(preamble: string | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     return pglite.transaction(async (tx) => {
-      if (preamble) await tx.exec(preamble.replace(/^BEGIN; /, ''));
-      return fn(wrap(tx));
+      const results = preamble ? await tx.exec(preamble.replace(/^BEGIN; /, '')) : [];
+      const last = results[results.length - 1];
+      return fn(wrap(tx), { lookupRows: last?.rows ?? [] });
     });
   }
 

@@ -191,10 +191,10 @@ export class RouteRegistry {
           apiKey !== undefined
             ? { tenantId: null, userId: null, apiKeyPublicId: apiKeyPublicIdOf(apiKey) }
             : { tenantId: tenantId ?? null, userId: userId ?? null },
-          async (tx) => {
+          async (tx, opened) => {
             let resolvedTenant: string;
             if (apiKey !== undefined) {
-              const key = await authenticateApiKey(tx, apiKey, now);
+              const key = await authenticateApiKey(tx, apiKey, now, opened.lookupRows);
               ctx.principal = { type: 'service_account', serviceAccountId: key.serviceAccountId, apiKeyId: key.apiKeyId, scopes: key.scopes };
               ctx.tenant = { id: key.tenantId, role: null };
               resolvedTenant = key.tenantId;

@@ -135,7 +135,11 @@ export function sessionMiddleware(opts: SessionOptions): RequestHandler {
     resave: false,
     saveUninitialized: false,
     rolling: false,
-    unset: 'destroy',
+    // Sessions end only through `destroySession`, which deletes from the store itself. 'destroy'
+    // would also delete whenever `req.session` is missing at the end of a request, which happens
+    // when loading it failed: a second store round trip (doubling the wait on a hung Redis past
+    // the 2 s bound) that would sign the user out over a transient read error.
+    unset: 'keep',
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: opts.secure },
   });
 }

@@ -8,7 +8,7 @@ import {
   ATTR_ERROR_TYPE,
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from '@opentelemetry/semantic-conventions';
-import type { Database, Queryable, QueryResult } from '../db/database.js';
+import type { Database, Queryable, QueryResult, TxOpened } from '../db/database.js';
 import { redactSqlLiterals, sqlOperation } from './tracing.js';
 
 /** Callbacks waiting for the commit of the transaction that registered them. */
@@ -77,14 +77,17 @@ function tracedQueryable(tx: Queryable): Queryable {
  */
 export function observeDatabase(db: Database): Database {
   const traced = db.kind === 'pglite';
-  async function run<T>(open: (inner: (raw: Queryable) => Promise<T>) => Promise<T>, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async function run<T>(
+    open: (inner: (raw: Queryable, opened: TxOpened) => Promise<T>) => Promise<T>,
+    fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+  ): Promise<T> {
     const callbacks: (() => void)[] = [];
     // Bound to the caller's context: PGlite runs queued transactions from whichever request
     // started its queue, which would otherwise parent this request's spans under another trace.
-    const inner = context.bind(context.active(), (raw: Queryable): Promise<T> => {
+    const inner = context.bind(context.active(), (raw: Queryable, opened: TxOpened): Promise<T> => {
       const tx = traced ? tracedQueryable(raw) : raw;
       pendingByTx.set(tx, callbacks);
-      return fn(tx);
+      return fn(tx, opened);
     });
     const result = await open(inner);
     for (const callback of callbacks) {
@@ -99,7 +102,7 @@ export function observeDatabase(db: Database): Database {
   return {
     kind: db.kind,
     withAppTx: (settings, fn) => run((inner) => db.withAppTx(settings, inner), fn),
-    withSystemTx: (fn) => run((inner) => db.withSystemTx(inner), fn),
+    withSystemTx: (fn) => run((inner) => db.withSystemTx((tx) => inner(tx, { lookupRows: [] })), fn),
     ping: () => db.ping(),
     close: () => db.close(),
   };
