@@ -45,25 +45,28 @@ export async function consumeWriteQuota(
   now: Date,
   defaultLimit: number,
 ): Promise<QuotaState> {
-  const limit = await tenantQuotaLimit(tx, tenantId, defaultLimit);
   const day = utcDay(now);
   const resetAt = nextUtcMidnight(now);
-  const { rows } = await tx.query<{ incident_writes: number }>(
-    `INSERT INTO usage_counters AS u (tenant_id, day, incident_writes)
-       SELECT $1, $2::date, 1 WHERE $3::int >= 1
+  // The tenant's limit is read in the same statement: one round trip per metered write.
+  const { rows } = await tx.query<{ incident_writes: number; quota_limit: number }>(
+    `WITH lim AS (SELECT COALESCE((SELECT daily_write_quota FROM tenants WHERE id = $1), $3::int) AS n)
+     INSERT INTO usage_counters AS u (tenant_id, day, incident_writes)
+       SELECT $1, $2::date, 1 FROM lim WHERE lim.n >= 1
      ON CONFLICT (tenant_id, day) DO UPDATE SET incident_writes = u.incident_writes + 1
-       WHERE u.incident_writes < $3::int
-     RETURNING incident_writes`,
-    [tenantId, day, limit],
+       WHERE u.incident_writes < (SELECT n FROM lim)
+     RETURNING incident_writes, (SELECT n FROM lim) AS quota_limit`,
+    [tenantId, day, defaultLimit],
   );
-  const used = rows[0]?.incident_writes;
-  if (used === undefined) {
+  const row = rows[0];
+  if (row === undefined) {
+    const limit = await tenantQuotaLimit(tx, tenantId, defaultLimit);
     const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000));
     throw new AppError('QUOTA_EXCEEDED', {
       details: { limit, used: limit, resetAt: resetAt.toISOString() },
       headers: { 'Retry-After': String(retryAfter), ...quotaHeaders({ limit, used: limit, remaining: 0, resetAt }) },
     });
   }
+  const { incident_writes: used, quota_limit: limit } = row;
   return { limit, used, remaining: Math.max(0, limit - used), resetAt };
 }
 
