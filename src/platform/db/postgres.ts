@@ -25,6 +25,18 @@ function wrap(client: pg.PoolClient | pg.Pool): Queryable {
   };
 }
 
+/**
+ * Timeouts set per transaction, not as startup parameters: a transaction-mode pooler (PgBouncer)
+ * refuses unknown startup parameters, or drops them when told to ignore them, and a blocked
+ * statement would then hold its connection with no limit.
+ */
+export function transactionTimeouts(statementTimeoutMs: number): string {
+  return (
+    `SET LOCAL statement_timeout = ${String(Math.trunc(statementTimeoutMs))}; ` +
+    `SET LOCAL idle_in_transaction_session_timeout = ${String(Math.trunc(statementTimeoutMs * 2))}`
+  );
+}
+
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
   const pool = new pg.Pool({
     connectionString: opts.url,
@@ -33,12 +45,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     idleTimeoutMillis: 30_000,
     application_name: 'incident-tracker-api',
   });
-  // The timeouts are set per transaction, not as startup parameters: a transaction-mode pooler
-  // (PgBouncer) refuses unknown startup parameters, or drops them when told to ignore them, and
-  // a blocked statement would then hold its connection with no limit.
-  const timeouts =
-    `SET LOCAL statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}; ` +
-    `SET LOCAL idle_in_transaction_session_timeout = ${String(Math.trunc(opts.statementTimeoutMs * 2))}`;
+  const timeouts = transactionTimeouts(opts.statementTimeoutMs);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
