@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetTokenFrom } from '../support/smtp-sink.js';
 import { report, sleep } from './support/env.js';
+import { assertNoLeaks } from './support/secrets.js';
 import { SessionClient } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { ownerWithTenant, signUp, startStack, uniqueEmail, type Stack } from './support/stack.js';
@@ -57,5 +58,10 @@ describe('SMTP down (SECURITY.md 47)', () => {
     expect(sink.messagesTo(email).filter((m) => m.subject === reset?.subject)).toHaveLength(1);
     expect(sink.messagesTo(invitee)).toHaveLength(1);
     report('smtp down', { forgot202: forgot.ms, invite201: invite.ms, deliveredAfterSmtpBack: deliveredAfter, failedAttempts: String(failures) });
+  });
+
+  it('leaks none of the passwords, tokens, session ids or CSRF tokens it issued into logs, URLs or audit rows', async () => {
+    const searched = await assertNoLeaks({ databases: [stack.db.name], sinks: [stack.sink] });
+    report('smtp down secrets', { secrets: String(searched.secrets), urls: String(searched.urls), logSources: String(searched.logSources) });
   });
 });

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { ResponseValidator } from '../../support/contract.js';
 import { recordContractProblem } from '../../support/state.js';
+import { recordRequest, recordResponse } from './secrets.js';
 
 export interface Response {
   status: number;
@@ -32,6 +33,7 @@ export function send(baseUrl: string, method: string, path: string, opts: Reques
     headers['content-type'] = 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
+  recordRequest(`${baseUrl}${path}`, headers, opts.body);
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = httpRequest(`${baseUrl}${path}`, { method, headers, agent: false }, (res) => {
@@ -48,6 +50,7 @@ export function send(baseUrl: string, method: string, path: string, opts: Reques
             body = text;
           }
         }
+        recordResponse(res.headers, body);
         const status = res.statusCode ?? 0;
         validator ??= new ResponseValidator();
         const problem = validator.check(method, path.split('?')[0] ?? path, status, body);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { send } from './http.js';
+import { recordLogSource, recordSecret } from './secrets.js';
 import { Child, freePort, type Cleanup, type Exit } from './processes.js';
 import { GiveUp, HOST, REPO_ROOT, waitFor } from './env.js';
 
@@ -61,7 +62,9 @@ export class ServerProcess {
       FORGOT_IP_LIMIT_PER_HOUR: '1000000',
       ...opts.env,
     };
+    recordSecret('SESSION_SECRET', env.SESSION_SECRET);
     const child = new Child('server', command, args, { cwd: REPO_ROOT, env });
+    recordLogSource(`server on ${port}`, () => child.lines.join('\n'));
     const server = new ServerProcess(child, port);
     cleanup.add(`server on ${port}`, () => child.stop(5000));
     await waitFor(
