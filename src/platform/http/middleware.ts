@@ -69,6 +69,8 @@ function toAppError(err: unknown): AppError {
   if (type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE');
   if (type === 'request.aborted' || type === 'request.size.invalid') return new AppError('VALIDATION_FAILED');
+  // The router could not percent-decode a path parameter (`/v1/incidents/%E0%A4%A`): no such id.
+  if (err instanceof URIError) return new AppError('NOT_FOUND');
   const mapped = mapDatabaseError(err);
   if (mapped) return mapped;
   return new AppError('INTERNAL', { cause: err });
