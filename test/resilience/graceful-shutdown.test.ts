@@ -8,6 +8,7 @@ import { waitForLockWaiters, withTableLock } from './support/database.js';
 import { HOST, report, sleep, waitFor } from './support/env.js';
 import { Cleanup } from './support/processes.js';
 import { createApiKey, newIncident, ownerWithTenant, scenarioQuery, startStack, type Stack } from './support/stack.js';
+import { assertNoLeaks } from './support/secrets.js';
 
 const cleanup = new Cleanup();
 let stack: Stack;
@@ -73,5 +74,9 @@ describe('graceful shutdown (SECURITY.md 45)', () => {
     const stored = await scenarioQuery<{ n: number }>(db, 'SELECT count(*)::int AS n FROM incidents WHERE id = $1', [(write.body as { id: string }).id]);
     expect(stored[0]?.n).toBe(1);
     report('graceful shutdown', { inFlightCompleted: drainedAt - signalledAt, exitAfterSigterm: exitMs, exitAfterDrain: performance.now() - drainedAt });
+  });
+  it('leaks none of the passwords, tokens, session ids or CSRF tokens it issued into logs, URLs or audit rows', async () => {
+    const searched = await assertNoLeaks({ databases: [stack.db.name], sinks: [stack.sink] });
+    report('graceful-shutdown secrets', { secrets: String(searched.secrets), urls: String(searched.urls), logSources: String(searched.logSources) });
   });
 });

@@ -10,6 +10,7 @@ import { PG_ADMIN_URL, report, sleep, waitFor } from './support/env.js';
 import { isCleanUnavailable, type ApiKeyClient, type Response, type SessionClient } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { createApiKey, newIncident, ownerWithTenant, startStack, writeLedger, type Stack } from './support/stack.js';
+import { assertNoLeaks } from './support/secrets.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const POOL_MAX = 4;
@@ -211,5 +212,9 @@ describe('PostgreSQL faults (SECURITY.md 44, 46)', () => {
     expect(next.status).toBe(201);
     expect((next.body as { number: number }).number).toBe(before.incidents.length + 1);
     await expectConsistentWrites();
+  });
+  it('leaks none of the passwords, tokens, session ids or CSRF tokens it issued into logs, URLs or audit rows', async () => {
+    const searched = await assertNoLeaks({ databases: [stack.db.name], sinks: [stack.sink] });
+    report('postgres-faults secrets', { secrets: String(searched.secrets), urls: String(searched.urls), logSources: String(searched.logSources) });
   });
 });

@@ -9,6 +9,8 @@ import { resetTokenFrom } from '../support/smtp-sink.js';
 import { SessionClient, codeOf, type ApiKeyClient, type Response } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { createApiKey, newIncident, ownerWithTenant, PASSWORD, scenarioQuery, signUp, startStack, uniqueEmail, writeLedger, type Stack } from './support/stack.js';
+import { assertNoLeaks } from './support/secrets.js';
+import { report } from './support/env.js';
 
 const cleanup = new Cleanup();
 let stack: Stack;
@@ -146,5 +148,9 @@ describe('races on PostgreSQL (SECURITY.md 22, 39, 40, 49)', () => {
     expect(verify.status).toBe(200);
     expect(verify.body).toMatchObject({ valid: true, firstInvalidId: null });
     expect((verify.body as { checked: number }).checked).toBe(before + 100);
+  });
+  it('leaks none of the passwords, tokens, session ids or CSRF tokens it issued into logs, URLs or audit rows', async () => {
+    const searched = await assertNoLeaks({ databases: [stack.db.name], sinks: [stack.sink] });
+    report('races secrets', { secrets: String(searched.secrets), urls: String(searched.urls), logSources: String(searched.logSources) });
   });
 });

@@ -8,6 +8,7 @@ import { report, waitFor } from './support/env.js';
 import { isCleanUnavailable, SessionClient, type ApiKeyClient, type Response } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { createApiKey, newIncident, ownerWithTenant, startStack, writeLedger, type Stack } from './support/stack.js';
+import { assertNoLeaks } from './support/secrets.js';
 
 const cleanup = new Cleanup();
 let stack: Stack;
@@ -132,5 +133,9 @@ describe('Redis faults (SECURITY.md 16, 43)', () => {
     expect(stack.server.running).toBe(true);
     expect(stack.server.pid).toBe(pid);
     report('redis hung', { worst503: worst, apiKeyWorst: apiKeyMs, recoveryAfterWake: recovery });
+  });
+  it('leaks none of the passwords, tokens, session ids or CSRF tokens it issued into logs, URLs or audit rows', async () => {
+    const searched = await assertNoLeaks({ databases: [stack.db.name], sinks: [stack.sink] });
+    report('redis-faults secrets', { secrets: String(searched.secrets), urls: String(searched.urls), logSources: String(searched.logSources) });
   });
 });
