@@ -49,11 +49,7 @@ function fieldError(path: string, message: string): AppError {
 
 export async function listServiceAccounts(tx: Queryable, tenantId: string, input: ListInput) {
   const rows = await listServiceAccountRows(tx, tenantId, decodeCursor(input.cursor), input.limit);
-  return pageOf(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    input.limit,
-    presentServiceAccount,
-  );
+  return pageOf(rows, input.limit, presentServiceAccount);
 }
 
 export async function createServiceAccount(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateServiceAccountInput) {
@@ -70,11 +66,7 @@ export async function createServiceAccount(tx: Queryable, ctx: RequestContext, t
 
 export async function listApiKeys(tx: Queryable, tenantId: string, input: ListInput) {
   const rows = await listApiKeyRows(tx, tenantId, decodeCursor(input.cursor), input.limit);
-  return pageOf(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    input.limit,
-    presentApiKey,
-  );
+  return pageOf(rows, input.limit, presentApiKey);
 }
 
 /**

@@ -22,11 +22,7 @@ function present(r: AuditListRow) {
 
 export async function listAuditLogs(tx: Queryable, tenantId: string, q: AuditLogQuery) {
   const rows = await listAuditRows(tx, tenantId, q, decodeCursor(q.cursor), q.limit);
-  return pageOf(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    q.limit,
-    present,
-  );
+  return pageOf(rows, q.limit, present);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { pageOf } from '../../platform/http/pagination.js';
 import type { IncidentRow } from './incidents.queries.js';
 import { allowedTransitions } from './incidents.status.js';
 import type { StatusUpdateRow } from './status-updates.queries.js';
@@ -66,13 +65,4 @@ export function presentStatusUpdate(r: StatusUpdateRow) {
     actor: { type: r.actor_type, id: r.actor_id },
     createdAt: r.created_at.toISOString(),
   };
-}
-
-/** `{ data, nextCursor }` from rows fetched with `limit + 1`, the cursor taken from (created_at, id). */
-export function pageOfRows<R extends { id: string; created_at: Date }, O>(rows: R[], limit: number, present: (r: R) => O) {
-  return pageOf(
-    rows.map((row) => ({ id: row.id, createdAt: row.created_at, row })),
-    limit,
-    ({ row }) => present(row),
-  );
 }

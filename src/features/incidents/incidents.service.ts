@@ -3,7 +3,7 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, etagOf } from '../../platform/http/etag.js';
-import { decodeCursor } from '../../platform/http/pagination.js';
+import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { enforce, type Action } from '../../platform/rbac/authorize.js';
 import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
 import {
@@ -16,10 +16,11 @@ import {
   type IncidentPatch,
   type IncidentRow,
 } from './incidents.queries.js';
-import { pageOfRows, presentIncident } from './incidents.presenters.js';
-import type { CreateIncidentInput, IncidentStatus, ListIncidentsQuery, Severity, UpdateIncidentInput } from './incidents.schema.js';
+import { presentIncident } from './incidents.presenters.js';
+import type { CreateIncidentInput, ListIncidentsQuery, UpdateIncidentInput } from './incidents.schema.js';
 import { allowedTransitions, canTransition, transitionStamps } from './incidents.status.js';
 import { insertTimelineEvent } from './timeline.queries.js';
+import type { TimelineEventType } from './timeline.schema.js';
 
 export interface Writer {
   type: 'user' | 'service_account';
@@ -88,7 +89,7 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
 
 export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
   const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor), query.limit + 1);
-  return pageOfRows(rows, query.limit, presentIncident);
+  return pageOf(rows, query.limit, presentIncident);
 }
 
 export async function patchIncident(
@@ -152,10 +153,11 @@ export async function changeIncident(
   if (Object.keys(changes).length === 0) return row;
 
   const updated = await updateIncident(tx, tenantId, row.id, patch, ctx.now);
-  const writer = writerOf(ctx);
-  if (changes.status) await statusChangedEvent(tx, ctx, tenantId, row.id, writer, row.status, updated.status);
+  if (changes.status) await appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${updated.status}.`);
   if (changes.status && updated.status === 'resolved') countIncidentResolved(tx, updated.started_at, ctx.now);
-  if (changes.severity) await severityChangedEvent(tx, ctx, tenantId, row.id, writer, row.severity, updated.severity);
+  if (changes.severity) {
+    await appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${updated.severity}.`);
+  }
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'incident.updated',
     target: { type: 'incident', id: row.id },
@@ -164,26 +166,17 @@ export async function changeIncident(
   return updated;
 }
 
-async function statusChangedEvent(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, actor: Writer, from: IncidentStatus, to: IncidentStatus) {
-  await insertTimelineEvent(tx, {
-    tenantId,
-    incidentId,
-    type: 'status_changed',
-    message: `Status changed from ${from} to ${to}.`,
-    occurredAt: ctx.now,
-    actor,
-    now: ctx.now,
-  });
-}
-
-async function severityChangedEvent(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, actor: Writer, from: Severity, to: Severity) {
-  await insertTimelineEvent(tx, {
-    tenantId,
-    incidentId,
-    type: 'severity_changed',
-    message: `Severity changed from ${from} to ${to}.`,
-    occurredAt: ctx.now,
-    actor,
-    now: ctx.now,
-  });
+/**
+ * Appends an event the server writes itself (status and severity changes, tasks created and
+ * completed, status updates posted), stamped now and attributed to the caller.
+ */
+export async function appendSystemEvent(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  incidentId: string,
+  type: Exclude<TimelineEventType, 'note'>,
+  message: string,
+): Promise<void> {
+  await insertTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
 }

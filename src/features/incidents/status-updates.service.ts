@@ -1,18 +1,17 @@
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
-import { decodeCursor } from '../../platform/http/pagination.js';
-import { pageOfRows, presentStatusUpdate } from './incidents.presenters.js';
+import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { presentStatusUpdate } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
-import { changeIncident, loadIncident, writerOf } from './incidents.service.js';
+import { appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
 import { insertStatusUpdate, listStatusUpdateRows } from './status-updates.queries.js';
 import type { CreateStatusUpdateInput } from './status-updates.schema.js';
-import { insertTimelineEvent } from './timeline.queries.js';
 
 export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
   const rows = await listStatusUpdateRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOfRows(rows, query.limit, presentStatusUpdate);
+  return pageOf(rows, query.limit, presentStatusUpdate);
 }
 
 /**
@@ -26,15 +25,7 @@ export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenan
   if (status !== null) await changeIncident(tx, ctx, tenantId, incident, { status });
   const actor = writerOf(ctx);
   const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
-  await insertTimelineEvent(tx, {
-    tenantId,
-    incidentId,
-    type: 'status_update_posted',
-    message: `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`,
-    occurredAt: ctx.now,
-    actor,
-    now: ctx.now,
-  });
+  await appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'status_update.created',
     target: { type: 'status_update', id: row.id },

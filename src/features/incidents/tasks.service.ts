@@ -3,18 +3,17 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch } from '../../platform/http/etag.js';
-import { decodeCursor } from '../../platform/http/pagination.js';
-import { pageOfRows, presentTask } from './incidents.presenters.js';
+import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
-import { assertMember, loadIncident, writerOf } from './incidents.service.js';
+import { appendSystemEvent, assertMember, loadIncident } from './incidents.service.js';
 import { findTaskForUpdate, insertTask, listTaskRows, updateTask, type TaskPatch, type TaskRow } from './tasks.queries.js';
 import type { CreateTaskInput, UpdateTaskInput } from './tasks.schema.js';
-import { insertTimelineEvent } from './timeline.queries.js';
 
 export async function listTasks(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
   const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOfRows(rows, query.limit, presentTask);
+  return pageOf(rows, query.limit, presentTask);
 }
 
 /** Creates an open task, its `task_created` timeline event and its audit row, in one transaction. */
@@ -23,15 +22,7 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
   const assigneeId = input.assigneeId ?? null;
   if (assigneeId !== null) await assertMember(tx, tenantId, assigneeId, 'assigneeId');
   const row = await insertTask(tx, { tenantId, incidentId, title: input.title, assigneeId, dueAt: input.dueAt ?? null, now: ctx.now });
-  await insertTimelineEvent(tx, {
-    tenantId,
-    incidentId,
-    type: 'task_created',
-    message: `Task created: ${row.title}`,
-    occurredAt: ctx.now,
-    actor: writerOf(ctx),
-    now: ctx.now,
-  });
+  await appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'task.created',
     target: { type: 'task', id: row.id },
@@ -84,15 +75,7 @@ export async function patchTask(
 
   const updated = await updateTask(tx, tenantId, task.id, patch, ctx.now);
   if (patch.status === 'done') {
-    await insertTimelineEvent(tx, {
-      tenantId,
-      incidentId: ids.incidentId,
-      type: 'task_completed',
-      message: `Task completed: ${updated.title}`,
-      occurredAt: ctx.now,
-      actor: writerOf(ctx),
-      now: ctx.now,
-    });
+    await appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
   }
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'task.updated',

@@ -1,8 +1,8 @@
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
-import { decodeCursor } from '../../platform/http/pagination.js';
-import { pageOfRows, presentTimelineEvent } from './incidents.presenters.js';
+import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { presentTimelineEvent } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { loadIncident, writerOf } from './incidents.service.js';
 import { insertTimelineEvent, listTimelineEventRows } from './timeline.queries.js';
@@ -11,7 +11,7 @@ import type { CreateTimelineEventInput } from './timeline.schema.js';
 export async function listTimelineEvents(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
   const rows = await listTimelineEventRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOfRows(rows, query.limit, presentTimelineEvent);
+  return pageOf(rows, query.limit, presentTimelineEvent);
 }
 
 /** Adds a note; `occurredAt` may back-date what happened, `createdAt` is always now. */

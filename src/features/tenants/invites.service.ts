@@ -92,11 +92,7 @@ export async function createInvite(
 /** GET invites: pending only, at the request's clock. */
 export async function listInvites(tx: Queryable, ctx: RequestContext, tenantId: string, query: { limit: number; cursor?: string | undefined }) {
   const rows = await listPendingInvitePage(tx, tenantId, ctx.now, decodeCursor(query.cursor), query.limit);
-  return pageOf(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    query.limit,
-    presentInvite,
-  );
+  return pageOf(rows, query.limit, presentInvite);
 }
 
 /** Revoke: load (404), authorize (403), then revoke only a pending invite (else 410). */

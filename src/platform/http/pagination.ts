@@ -25,12 +25,15 @@ export function decodeCursor(cursor: string | undefined): Cursor | null {
   }
 }
 
-/** Builds `{ data, nextCursor }` from a page fetched with `limit + 1` rows. */
-export function pageOf<R extends { createdAt: Date; id: string }, O>(rows: R[], limit: number, present: (r: R) => O) {
+/**
+ * Builds `{ data, nextCursor }` from database rows fetched with `limit + 1`; the cursor is the last
+ * returned row's `(created_at, id)`.
+ */
+export function pageOf<R extends { created_at: Date; id: string }, O>(rows: R[], limit: number, present: (r: R) => O) {
   const hasMore = rows.length > limit;
   const page = hasMore ? rows.slice(0, limit) : rows;
   const last = page[page.length - 1];
-  return { data: page.map(present), nextCursor: hasMore && last ? encodeCursor(last) : null };
+  return { data: page.map(present), nextCursor: hasMore && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null };
 }
 
 export const listQuery = z.object({ limit: limitSchema, cursor: z.string().min(1).max(200).optional() }).strict();
