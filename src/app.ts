@@ -144,7 +144,6 @@ export function buildApp(input: AppDeps): BuiltApp {
     deps,
     close() {
       if (store instanceof MemorySessionStore) store.close();
-      deps.limits.close();
     },
   };
 }

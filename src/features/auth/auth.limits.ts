@@ -121,7 +121,6 @@ export interface AuthRateLimits {
   recordLoginFailure(ip: string | null): Promise<void>;
   /** Forgot-password mails per email per hour (5): true while under the limit. */
   consumeResetMail(email: string): Promise<boolean>;
-  close(): void;
 }
 
 /**
@@ -176,9 +175,6 @@ export function createAuthRateLimits(config: Config, redis: Redis | null, clock:
         if (err instanceof RateLimiterRes) return false;
         throw new AppError('SERVICE_UNAVAILABLE', { cause: err });
       }
-    },
-    close() {
-      // Memory limiters hold no timers that keep the process alive; nothing to release.
     },
   };
 }

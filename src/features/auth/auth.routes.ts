@@ -1,12 +1,10 @@
 import type { Request } from 'express';
 import type { FeatureDeps } from '../../app.js';
-import { withAccountTx } from '../../platform/db/tx.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { destroySession, newCsrfToken, regenerateSession, saveSession } from '../../platform/session/session.js';
-import { findOwnMembership } from './auth.queries.js';
 import { changeBody, forgotBody, loginBody, resetBody, signupBody } from './auth.schema.js';
-import { changePassword, currentUser, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';
+import { changePassword, currentAccount, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';
 
 interface SessionStart {
   userId: string;
@@ -60,9 +58,8 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
       const csrfToken = await ensureSession(req, ctx.now.getTime());
       const userId = req.session.userId;
       if (!userId) return { status: 200, body: { user: null, activeTenant: null, csrfToken } };
-      const user = await currentUser(deps, userId);
-      const tenantId = req.session.activeTenantId;
-      const activeTenant = tenantId ? await withAccountTx(deps.db, userId, (tx) => findOwnMembership(tx, userId, tenantId)) : null;
+      const tenantId = req.session.activeTenantId ?? null;
+      const { user, activeTenant } = await currentAccount(deps, userId, tenantId);
       if (tenantId && !activeTenant) req.session.activeTenantId = null;
       return { status: 200, body: { user, activeTenant, csrfToken } };
     },

@@ -6,17 +6,7 @@ import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { PasswordHasher, assertPasswordPolicy } from './auth.passwords.js';
 import { passwordChangedMail, resetLinkMail } from './auth.mails.js';
-import {
-  consumeResetToken,
-  findLatestMembership,
-  findUserByEmail,
-  findUserById,
-  insertResetToken,
-  insertUser,
-  resetTokenUsable,
-  updatePasswordHash,
-  voidResetTokens,
-} from './auth.queries.js';
+import { consumeResetToken, findLatestMembership, findOwnMembership, findUserByEmail, findUserById, insertResetToken, insertUser, resetTokenUsable, updatePasswordHash, voidResetTokens } from './auth.queries.js';
 import { presentUser } from './auth.schema.js';
 
 export type PresentedUser = ReturnType<typeof presentUser>;
@@ -107,9 +97,17 @@ export async function recordLogout(deps: FeatureDeps, ctx: RequestContext, userI
   );
 }
 
-export async function currentUser(deps: FeatureDeps, userId: string): Promise<PresentedUser | null> {
-  const user = await withAccountTx(deps.db, userId, (tx) => findUserById(tx, userId));
-  return user ? presentUser(user) : null;
+/** The signed-in user and their active tenant (null when no longer a member), in one transaction. */
+export async function currentAccount(
+  deps: FeatureDeps,
+  userId: string,
+  activeTenantId: string | null,
+): Promise<{ user: PresentedUser | null; activeTenant: TenantRef | null }> {
+  return withAccountTx(deps.db, userId, async (tx) => {
+    const user = await findUserById(tx, userId);
+    const activeTenant = activeTenantId ? await findOwnMembership(tx, userId, activeTenantId) : null;
+    return { user: user ? presentUser(user) : null, activeTenant };
+  });
 }
 
 export const RESET_TOKEN_LIFETIME_MS = 30 * 60_000;
