@@ -25,7 +25,7 @@ url.pathname = `/${dbName}`;
 const testUrl = url.toString();
 
 const logger = createLogger('warn');
-const db = createPostgresDatabase({ url: testUrl, poolMax: 1, statementTimeoutMs: 600_000, connectionTimeoutMs: 5000, logger });
+const db = createPostgresDatabase({ url: testUrl, poolMax: 1, statementTimeoutMs: 600_000, connectionTimeoutMs: 5000, preparedStatements: true, logger });
 const { applied } = await migrate(db);
 await db.close();
 process.stdout.write(`postgres lane: database ${dbName} created, ${applied.length} migrations applied\n`);

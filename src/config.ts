@@ -22,6 +22,7 @@ const envSchema = z.object({
   DATABASE_POOL_MAX: positiveInt.max(100).default(4),
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(2000),
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   PGLITE_DATA_DIR: z.string().min(1).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   SESSION_SECRET: z.string().min(1).optional(),
@@ -51,7 +52,7 @@ export interface Config {
   host: string;
   logLevel: Env['LOG_LEVEL'];
   database:
-    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectionTimeoutMs: number }
+    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectionTimeoutMs: number; preparedStatements: boolean }
     | { kind: 'pglite'; dataDir: string | null; statementTimeoutMs: number };
   redisUrl: string | null;
   session: { secret: string; idleTimeoutMs: number; absoluteTimeoutMs: number; cookieName: string; secure: boolean };
@@ -119,6 +120,7 @@ export function loadConfig(
         poolMax: e.DATABASE_POOL_MAX,
         statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
         connectionTimeoutMs: e.DATABASE_CONNECTION_TIMEOUT_MS,
+        preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
       }
     : {
         kind: 'pglite',

@@ -1,5 +1,4 @@
 import { appTxPreamble } from '../../src/platform/db/database.js';
-import { transactionTimeouts } from '../../src/platform/db/postgres.js';
 import { createPool, isUuid, LIST_SQL, sendJson, serve } from './common.js';
 
 /**
@@ -20,7 +19,7 @@ serve('b1', pool, async (req, res, path, query) => {
   let broken = false;
   try {
     // Exactly the app's opening round trip, with its default statement timeout (5000 ms).
-    await client.query(appTxPreamble({ tenantId, userId: null }, `${transactionTimeouts(5000)}; `));
+    await client.query(appTxPreamble({ tenantId, userId: null }, 5000));
     const { rows } = await client.query(LIST_SQL, [tenantId]);
     await client.query('COMMIT');
     sendJson(res, 200, { data: rows });

@@ -98,6 +98,7 @@ async function createAndMigrate(adminUrl: string): Promise<void> {
     poolMax: 1,
     statementTimeoutMs: 600_000,
     connectionTimeoutMs: 5000,
+    preparedStatements: true,
     logger: createLogger('warn'),
   });
   try {

@@ -53,3 +53,52 @@ describe('database layer', () => {
     }
   });
 });
+
+describe('pipelined statements in a transaction', () => {
+  const insertUser = 'INSERT INTO users (email, name, password_hash) VALUES ($1, $2, $3)';
+  const countUsers = 'SELECT count(*)::int AS n FROM users WHERE email = ANY($1)';
+
+  async function usersNamed(emails: string[]): Promise<number> {
+    const { rows } = await t.db.withSystemTx((tx) => tx.query<{ n: number }>(countUsers, [emails]));
+    return rows[0]?.n ?? -1;
+  }
+
+  it('when a statement sent without waiting fails, then the transaction fails with its error and nothing commits', async () => {
+    const tag = `pipe-${String(Date.now())}`;
+    const emails = [`${tag}-a@example.test`, `${tag}-b@example.test`];
+    const attempt = t.db.withSystemTx(async (tx) => {
+      await tx.query(insertUser, [emails[0], 'A', 'x']);
+      // Never awaited: a duplicate email, so it fails after the first insert succeeded.
+      void tx.send(insertUser, [emails[0], 'A again', 'x']);
+      void tx.send(insertUser, [emails[1], 'B', 'x']);
+      return 'handler finished';
+    });
+    await expect(attempt).rejects.toMatchObject({ code: '23505' });
+    expect(await usersNamed(emails)).toBe(0);
+  });
+
+  it('when a statement behind a failed one is awaited, then the caller gets the first failure, not "transaction aborted"', async () => {
+    const tag = `pipe2-${String(Date.now())}`;
+    const email = `${tag}@example.test`;
+    const attempt = t.db.withSystemTx(async (tx) => {
+      await tx.query(insertUser, [email, 'A', 'x']);
+      void tx.send(insertUser, [email, 'duplicate', 'x']);
+      return tx.query('SELECT 1 AS one');
+    });
+    await expect(attempt).rejects.toMatchObject({ code: '23505' });
+    expect(await usersNamed([email])).toBe(0);
+  });
+
+  it('when statements are sent together and all succeed, then they run in the order sent and commit together', async () => {
+    const tag = `pipe3-${String(Date.now())}`;
+    const email = `${tag}@example.test`;
+    const seen = await t.db.withSystemTx(async (tx) => {
+      void tx.send(insertUser, [email, 'first', 'x']);
+      void tx.send('UPDATE users SET name = $2 WHERE email = $1', [email, 'second']);
+      const read = tx.send<{ name: string }>('SELECT name FROM users WHERE email = $1', [email]);
+      return (await read).rows[0]?.name;
+    });
+    expect(seen).toBe('second');
+    expect(await usersNamed([email])).toBe(1);
+  });
+});

@@ -42,9 +42,17 @@ beforeAll(async () => {
       return bouncer.url;
     },
     // More app connections than PgBouncer has server connections, so they are shared.
-    env: { DATABASE_POOL_MAX: '6', DATABASE_CONNECTION_TIMEOUT_MS: '10000', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) },
+    env: { DATABASE_POOL_MAX: '6', DATABASE_PREPARED_STATEMENTS: 'false', DATABASE_CONNECTION_TIMEOUT_MS: '10000', DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) },
   });
-  appPool = createPostgresDatabase({ url: bouncer.url, poolMax: 4, statementTimeoutMs: 5000, connectionTimeoutMs: 5000, logger: createLogger('warn') });
+  appPool = createPostgresDatabase({
+    url: bouncer.url,
+    poolMax: 4,
+    statementTimeoutMs: 5000,
+    connectionTimeoutMs: 5000,
+    // PgBouncer 1.18 (Debian's) does not track prepared statements in transaction mode.
+    preparedStatements: false,
+    logger: createLogger('warn'),
+  });
   cleanup.add('app pool through pgbouncer', () => appPool.close());
   for (const name of ['Pooled A', 'Pooled B']) {
     const { owner, tenantId } = await ownerWithTenant(stack.server.baseUrl, name);

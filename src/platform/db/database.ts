@@ -11,6 +11,14 @@ export interface QueryResult<T> {
 
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /**
+   * Sends a statement without waiting for its answer: it is pipelined behind whatever the
+   * transaction already has in flight, and statements sent in the same tick leave in one write.
+   * The transaction waits for it before COMMIT, and its failure fails the transaction, so a
+   * caller that needs no result (an audit row, a timeline event) never awaits it. The returned
+   * promise may be awaited later for the result.
+   */
+  send<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
 }
@@ -22,11 +30,19 @@ export interface TxSettings {
   /** Narrow cross-tenant lookups, each allowed by its own reviewed RLS policy. */
   inviteTokenHash?: string;
   apiKeyPublicId?: string;
+  /**
+   * With `userId` and `tenantId`: also read the user's session epoch and role in the tenant in
+   * the opening round trip (see MEMBERSHIP_LOOKUP_SQL). Not with `apiKeyPublicId`.
+   */
+  membershipLookup?: boolean;
 }
 
 /** What the opening round trip returned besides the settings. */
 export interface TxOpened {
-  /** With `apiKeyPublicId`: the api_keys rows of that public id (see API_KEY_LOOKUP_SQL). */
+  /**
+   * With `apiKeyPublicId`: the api_keys rows of that public id; with `membershipLookup`: the
+   * user's row `{ role, session_epoch }` (role null without a membership; no row for no user).
+   */
   lookupRows: Record<string, unknown>[];
 }
 
@@ -46,6 +62,54 @@ export interface Database {
 
 export const APP_ROLE = 'incident_app';
 
+/** SQLSTATE of every statement after a failed one in the same transaction. */
+const IN_FAILED_TX = '25P02';
+
+/** A transaction's Queryable with `settle()`, which the transaction runner awaits before COMMIT. */
+export interface TxQueryable extends Queryable {
+  /**
+   * Waits for every statement issued so far and throws the first failure, if any. Before COMMIT
+   * this is what makes an unawaited statement's failure fail the transaction (a COMMIT after a
+   * failed statement would otherwise quietly roll back); after a failure it lets the runner roll
+   * back with nothing left in flight.
+   */
+  settle(): Promise<void>;
+}
+
+/**
+ * Builds a transaction's Queryable over a driver's `run` (which must execute statements in the
+ * order they were issued). Statements after a failed one fail with "current transaction is
+ * aborted"; whoever awaits one of those gets the first failure instead, so the error mapped to
+ * the response is the cause, not its echo. Every returned promise is already handled, so a
+ * statement issued early and never awaited (the request failed first) is no unhandled rejection.
+ */
+export function transactionQueryable(
+  run: <T>(sql: string, params?: readonly unknown[]) => Promise<QueryResult<T>>,
+  exec: (sql: string) => Promise<void>,
+): TxQueryable {
+  let firstError: Error | null = null;
+  const issued: Promise<unknown>[] = [];
+  const query = <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
+    const p = run<T>(sql, params).catch((err: unknown) => {
+      if (firstError === null) firstError = err instanceof Error ? err : new Error(String(err));
+      else if ((err as { code?: unknown } | null)?.code === IN_FAILED_TX) throw firstError;
+      throw err;
+    });
+    p.catch(() => undefined);
+    issued.push(p);
+    return p;
+  };
+  return {
+    query,
+    send: query,
+    exec,
+    async settle(): Promise<void> {
+      await Promise.allSettled(issued);
+      if (firstError !== null) throw firstError;
+    },
+  };
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -56,15 +120,34 @@ function literal(value: string | null | undefined, re: RegExp, name: string): st
 }
 
 /**
- * The statements that open an app-role transaction, as one simple-protocol round trip. Values are
- * validated against strict patterns before they are inlined, so nothing user-controlled reaches
- * the SQL text unchecked. `prelude` (trusted, statements ending in `; `) runs right after BEGIN;
- * the API-key lookup, when there is one, is always the last statement.
+ * Timeouts set per transaction, not as startup parameters: a transaction-mode pooler (PgBouncer)
+ * refuses unknown startup parameters, or drops them when told to ignore them, and a blocked
+ * statement would then hold its connection with no limit. As `set_config(..., true)` calls (the
+ * same as SET LOCAL) so that they join the opening SELECT.
  */
-export function appTxPreamble(s: TxSettings, prelude = ''): string {
-  const lookup = s.apiKeyPublicId === undefined ? '' : `; ${apiKeyLookupSql(literal(s.apiKeyPublicId, TOKEN_RE, 'api key id'))}`;
+export function timeoutSettings(statementTimeoutMs: number): string {
+  const ms = Math.trunc(statementTimeoutMs);
   return (
-    `BEGIN; ${prelude}SET LOCAL ROLE ${APP_ROLE}; SELECT ` +
+    `set_config('statement_timeout', '${String(ms)}', true), ` +
+    `set_config('idle_in_transaction_session_timeout', '${String(ms * 2)}', true)`
+  );
+}
+
+/**
+ * The statements that open an app-role transaction, as one simple-protocol round trip: BEGIN,
+ * then one SELECT of transaction-local settings (the timeouts when given, the role, the request's
+ * context), then the API-key lookup when there is one. Values are validated against strict
+ * patterns before they are inlined, so nothing user-controlled reaches the SQL text unchecked.
+ * `set_config('role', ..., true)` is SET LOCAL ROLE; the lookup, a statement of its own, is
+ * planned and run as the app role.
+ */
+export function appTxPreamble(s: TxSettings, statementTimeoutMs: number | null = null): string {
+  let lookup = '';
+  if (s.apiKeyPublicId !== undefined) lookup = `; ${apiKeyLookupSql(literal(s.apiKeyPublicId, TOKEN_RE, 'api key id'))}`;
+  else if (s.membershipLookup) lookup = `; ${membershipLookupSql(literal(s.userId, UUID_RE, 'user id'), literal(s.tenantId, UUID_RE, 'tenant id'))}`;
+  return (
+    `BEGIN; SELECT ${statementTimeoutMs === null ? '' : `${timeoutSettings(statementTimeoutMs)}, `}` +
+    `set_config('role', '${APP_ROLE}', true), ` +
     `set_config('app.tenant_id', ${literal(s.tenantId, UUID_RE, 'tenant id')}, true), ` +
     `set_config('app.user_id', ${literal(s.userId, UUID_RE, 'user id')}, true), ` +
     `set_config('app.invite_token_hash', ${literal(s.inviteTokenHash, TOKEN_RE, 'invite token hash')}, true), ` +
@@ -84,5 +167,18 @@ function apiKeyLookupSql(publicIdLiteral: string): string {
     `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
     `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
     `FROM api_keys WHERE public_id = ${publicIdLiteral}`
+  );
+}
+
+/**
+ * The session check of a tenant request folded into the opening round trip: the user's session
+ * epoch (a password change or reset ends older sessions) and role in the tenant, read as the app
+ * role through the users-own-row and memberships-own-rows policies.
+ */
+function membershipLookupSql(userIdLiteral: string, tenantIdLiteral: string): string {
+  return (
+    `SELECT m.role, u.session_epoch FROM users u ` +
+    `LEFT JOIN memberships m ON m.tenant_id = ${tenantIdLiteral} AND m.user_id = u.id ` +
+    `WHERE u.id = ${userIdLiteral}`
   );
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxOpened, type TxSettings } from './database.js';
+import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -8,16 +8,28 @@ export interface PgliteOptions {
   statementTimeoutMs: number;
 }
 
-function wrap(tx: Transaction | PGlite): Queryable {
-  return {
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const res = await tx.query<T>(sql, params as unknown[] | undefined);
-      return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
-    },
-    async exec(sql: string): Promise<void> {
-      await tx.exec(sql);
-    },
+/**
+ * A transaction's statements run one after another in the order issued, as on a pipelining
+ * PostgreSQL connection: `send` must not let a later statement overtake an earlier one.
+ */
+function txQueryable(tx: Transaction): TxQueryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  const inOrder = <R>(step: () => Promise<R>): Promise<R> => {
+    const next = tail.then(step, step);
+    tail = next.catch(() => undefined);
+    return next;
   };
+  return transactionQueryable(
+    <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> =>
+      inOrder(async () => {
+        const res = await tx.query<T>(sql, params as unknown[] | undefined);
+        return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+      }),
+    (sql: string) =>
+      inOrder(async () => {
+        await tx.exec(sql);
+      }),
+  );
 }
 
 /**
@@ -34,7 +46,18 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     return pglite.transaction(async (tx) => {
       const results = preamble ? await tx.exec(preamble.replace(/^BEGIN; /, '')) : [];
       const last = results[results.length - 1];
-      return fn(wrap(tx), { lookupRows: last?.rows ?? [] });
+      const queryable = txQueryable(tx);
+      let result: T;
+      try {
+        result = await fn(queryable, { lookupRows: last?.rows ?? [] });
+      } catch (err) {
+        // Nothing of the transaction is left queued when PGlite rolls back; the handler's error
+        // (often a mapped one) is what the request reports.
+        await queryable.settle().catch(() => undefined);
+        throw err;
+      }
+      await queryable.settle();
+      return result;
     });
   }
 

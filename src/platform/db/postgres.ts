@@ -1,6 +1,16 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { appTxPreamble, type Database, type Queryable, type QueryResult, type TxOpened, type TxSettings } from './database.js';
+import {
+  appTxPreamble,
+  timeoutSettings,
+  transactionQueryable,
+  type Database,
+  type Queryable,
+  type QueryResult,
+  type TxOpened,
+  type TxQueryable,
+  type TxSettings,
+} from './database.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -10,30 +20,71 @@ export interface PostgresOptions {
   poolMax: number;
   statementTimeoutMs: number;
   connectionTimeoutMs: number;
+  /**
+   * Named prepared statements: each statement text is parsed and planned once per connection,
+   * then only bound and executed. Off behind a transaction-mode pooler that does not track them
+   * (PgBouncer before 1.21, or without `max_prepared_statements`).
+   */
+  preparedStatements: boolean;
   logger: Logger;
 }
 
-function wrap(client: pg.PoolClient | pg.Pool): Queryable {
-  return {
-    async query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      const res = await client.query(sql, params as unknown[] | undefined);
-      return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
-    },
-    async exec(sql: string): Promise<void> {
-      await client.query(sql);
-    },
-  };
+/** Statement texts seen so far and their names; bounded, since a few statements are built per request. */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_STATEMENTS = 500;
+
+function statementName(sql: string): string | undefined {
+  let name = statementNames.get(sql);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `it_${String(statementNames.size)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+function toResult<T>(res: pg.QueryResult): QueryResult<T> {
+  return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
+}
+
+interface CorkableStream {
+  cork(): void;
+  uncork(): void;
+}
+
+/** The client's socket (a node-postgres internal, hence the narrow structural read). */
+function socketOf(client: pg.PoolClient): CorkableStream | null {
+  const stream = (client as unknown as { connection?: { stream?: Partial<CorkableStream> } }).connection?.stream;
+  return typeof stream?.cork === 'function' && typeof stream.uncork === 'function' ? (stream as CorkableStream) : null;
 }
 
 /**
- * Timeouts set per transaction, not as startup parameters: a transaction-mode pooler (PgBouncer)
- * refuses unknown startup parameters, or drops them when told to ignore them, and a blocked
- * statement would then hold its connection with no limit.
+ * A transaction on a pipelining client. Statements issued in the same tick are corked into one
+ * write (node-postgres writes each statement on its own otherwise), and the client sends each
+ * one at once instead of waiting for the previous answer: a request that issues its independent
+ * statements together pays one round trip for them.
  */
-export function transactionTimeouts(statementTimeoutMs: number): string {
-  return (
-    `SET LOCAL statement_timeout = ${String(Math.trunc(statementTimeoutMs))}; ` +
-    `SET LOCAL idle_in_transaction_session_timeout = ${String(Math.trunc(statementTimeoutMs * 2))}`
+function txQueryable(client: pg.PoolClient, prepared: boolean): TxQueryable {
+  const socket = socketOf(client);
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket?.uncork();
+  };
+  return transactionQueryable(
+    async <T>(sql: string, params?: readonly unknown[]) => {
+      if (socket && !corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      const values = params as unknown[] | undefined;
+      const name = prepared && values !== undefined && values.length > 0 ? statementName(sql) : undefined;
+      const res = name === undefined || values === undefined ? await client.query(sql, values) : await client.query({ name, text: sql, values });
+      return toResult<T>(res);
+    },
+    async (sql: string) => {
+      await client.query(sql);
+    },
   );
 }
 
@@ -44,8 +95,10 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: 'incident-tracker-api',
+    // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
+    // its own Sync, so one failure still fails only the statements behind it in its transaction.
+    pipeline: true,
   });
-  const timeouts = transactionTimeouts(opts.statementTimeoutMs);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
@@ -88,8 +141,24 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       const opening = (await client.query(preamble)) as pg.QueryResult | pg.QueryResult[];
       const last: pg.QueryResult | undefined = Array.isArray(opening) ? opening[opening.length - 1] : opening;
       const lookupRows: Record<string, unknown>[] = (last?.rows ?? []) as Record<string, unknown>[];
-      const result = await fn(wrap(client), { lookupRows });
-      await client.query('COMMIT');
+      const tx = txQueryable(client, opts.preparedStatements);
+      let result: T;
+      try {
+        result = await fn(tx, { lookupRows });
+      } catch (err) {
+        // Nothing of the transaction is left in flight when it rolls back; the handler's error
+        // (often a mapped one) is what the request reports.
+        await tx.settle().catch(() => undefined);
+        throw err;
+      }
+      // Sent at once, behind whatever the handler left in flight (usually in the same write). If
+      // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
+      // settle() reports the statement's error.
+      const commit = client.query('COMMIT');
+      commit.catch(() => undefined);
+      await tx.settle();
+      const committed = await commit;
+      if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
       return result;
     } catch (err) {
       try {
@@ -107,8 +176,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   return {
     kind: 'postgres',
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, `${timeouts}; `), fn),
-    withSystemTx: (fn) => run(`BEGIN; ${timeouts}`, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), fn),
+    withSystemTx: (fn) => run(`BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`, fn),
     async ping() {
       await pool.query('SELECT 1');
     },

@@ -63,6 +63,12 @@ function tracedQueryable(tx: Queryable): Queryable {
     query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
       return inQuerySpan(sql, () => tx.query<T>(sql, params));
     },
+    send<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
+      // Sent now; the span ends when the answer arrives. The inner send is what COMMIT waits for.
+      const p = inQuerySpan(sql, () => tx.send<T>(sql, params));
+      p.catch(() => undefined);
+      return p;
+    },
     exec(sql: string): Promise<void> {
       return inQuerySpan(sql, () => tx.exec(sql));
     },

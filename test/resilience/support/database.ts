@@ -48,7 +48,7 @@ export async function createScenarioDatabase(cleanup: Cleanup, label: string): P
   await adminQuery(`CREATE DATABASE ${name}`);
   cleanup.add(`drop database ${name}`, () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   const url = urlFor(name);
-  const db = createPostgresDatabase({ url, poolMax: 1, statementTimeoutMs: 120_000, connectionTimeoutMs: 5000, logger: createLogger('warn') });
+  const db = createPostgresDatabase({ url, poolMax: 1, statementTimeoutMs: 120_000, connectionTimeoutMs: 5000, preparedStatements: true, logger: createLogger('warn') });
   try {
     await migrate(db);
   } finally {
