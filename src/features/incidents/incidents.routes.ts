@@ -2,7 +2,7 @@ import type { FeatureDeps } from '../../app.js';
 import { etagOf } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';
-import { createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
+import { changedIncidentResult, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
 import { presentTask } from './incidents.presenters.js';
 import { createStatusUpdateBody } from './status-updates.schema.js';
 import { listStatusUpdates, postStatusUpdate } from './status-updates.service.js';
@@ -26,8 +26,9 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     path: '/incidents',
     authorize: 'route',
     query: listIncidentsQuery,
-    async handler({ tx, tenantId, query }) {
-      return { status: 200, body: await listIncidents(tx, tenantId, query) };
+    handler({ tx, tenantId, query }) {
+      // Not awaited: the page is presented once its rows arrive, with the COMMIT in the same round trip.
+      return Promise.resolve({ status: 200, body: listIncidents(tx, tenantId, query) });
     },
   });
 
@@ -63,7 +64,7 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     params: incidentParams,
     body: updateIncidentBody,
     async handler({ ctx, tx, tenantId, params, body, req }) {
-      return incidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, req.get('if-match')), 200);
+      return changedIncidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, req.get('if-match')), 200);
     },
   });
 

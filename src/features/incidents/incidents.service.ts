@@ -1,4 +1,4 @@
-import { recordAuditEvent } from '../../platform/audit/audit.js';
+import { prepareAuditChain, recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -19,7 +19,7 @@ import {
 import { presentIncident } from './incidents.presenters.js';
 import type { CreateIncidentInput, ListIncidentsQuery, UpdateIncidentInput } from './incidents.schema.js';
 import { allowedTransitions, canTransition, transitionStamps } from './incidents.status.js';
-import { insertTimelineEvent } from './timeline.queries.js';
+import { sendTimelineEvent } from './timeline.queries.js';
 import type { TimelineEventType } from './timeline.schema.js';
 
 export interface Writer {
@@ -48,7 +48,11 @@ export async function loadIncident(
   action: Action,
   opts: { forUpdate?: boolean } = {},
 ): Promise<IncidentRow> {
-  const row = await findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false);
+  const found = findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false);
+  // A locked incident is about to change, and every change is audited: the chain's lock and head
+  // are read in the same round trip as the row, after its row lock (the order every writer uses).
+  if (opts.forUpdate) void prepareAuditChain(tx, tenantId);
+  const row = await found;
   if (!row) throw new AppError('NOT_FOUND');
   enforce(action, { tenantId }, ctx);
   return row;
@@ -63,6 +67,20 @@ export async function assertMember(tx: Queryable, tenantId: string, userId: stri
 
 export function incidentResult(row: IncidentRow, status: number, extraHeaders: Record<string, string> = {}) {
   return { status, body: presentIncident(row), headers: { ETag: etagOf(row.version), ...extraHeaders } };
+}
+
+/**
+ * A change sent but not answered yet: its version is known (the row is locked, so it is the
+ * locked version plus one) and the row arrives with the transaction's last round trip.
+ */
+export interface PendingChange {
+  version: number;
+  row: Promise<IncidentRow>;
+}
+
+/** The answer to a change: the ETag now, the body once the row (and the commit) are back. */
+export function changedIncidentResult(change: PendingChange, status: number) {
+  return { status, body: change.row.then(presentIncident), headers: { ETag: etagOf(change.version) } };
 }
 
 export async function createIncident(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateIncidentInput): Promise<IncidentRow> {
@@ -99,7 +117,7 @@ export async function patchIncident(
   incidentId: string,
   input: UpdateIncidentInput,
   ifMatch: string | undefined,
-): Promise<IncidentRow> {
+): Promise<PendingChange> {
   const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
   assertIfMatch(ifMatch, row.version);
   return changeIncident(tx, ctx, tenantId, row, input);
@@ -112,6 +130,8 @@ type FieldChange = { from: unknown; to: unknown };
  * machine (stamping its timestamp), writes the automatic timeline events and one
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
+ * Every decision is made before the first write is sent; the writes leave together and are not
+ * awaited here (see PendingChange).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -119,7 +139,7 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
-): Promise<IncidentRow> {
+): Promise<PendingChange> {
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
     throw new AppError('INVALID_STATUS_TRANSITION', {
@@ -150,33 +170,38 @@ export async function changeIncident(
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
   }
-  if (Object.keys(changes).length === 0) return row;
+  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
 
-  const updated = await updateIncident(tx, tenantId, row.id, patch, ctx.now);
-  if (changes.status) await appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${updated.status}.`);
-  if (changes.status && updated.status === 'resolved') countIncidentResolved(tx, updated.started_at, ctx.now);
-  if (changes.severity) {
-    await appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${updated.severity}.`);
+  // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
+  // new version is the locked one plus one.
+  const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
+  if (input.status !== undefined && changes.status) {
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`);
+  }
+  if (input.severity !== undefined && changes.severity) {
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`);
   }
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'incident.updated',
     target: { type: 'incident', id: row.id },
-    metadata: { changes, version: updated.version },
+    metadata: { changes, version: row.version + 1 },
   });
-  return updated;
+  if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
+  return { version: row.version + 1, row: updating };
 }
 
 /**
  * Appends an event the server writes itself (status and severity changes, tasks created and
- * completed, status updates posted), stamped now and attributed to the caller.
+ * completed, status updates posted), stamped now and attributed to the caller. Sent without
+ * waiting: nothing reads the row back, and the transaction fails if the insert does.
  */
-export async function appendSystemEvent(
+export function appendSystemEvent(
   tx: Queryable,
   ctx: RequestContext,
   tenantId: string,
   incidentId: string,
   type: Exclude<TimelineEventType, 'note'>,
   message: string,
-): Promise<void> {
-  await insertTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
+): void {
+  sendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
 }

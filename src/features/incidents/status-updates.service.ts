@@ -25,7 +25,7 @@ export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenan
   if (status !== null) await changeIncident(tx, ctx, tenantId, incident, { status });
   const actor = writerOf(ctx);
   const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
-  await appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
+  appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'status_update.created',
     target: { type: 'status_update', id: row.id },

@@ -22,7 +22,7 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
   const assigneeId = input.assigneeId ?? null;
   if (assigneeId !== null) await assertMember(tx, tenantId, assigneeId, 'assigneeId');
   const row = await insertTask(tx, { tenantId, incidentId, title: input.title, assigneeId, dueAt: input.dueAt ?? null, now: ctx.now });
-  await appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
+  appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'task.created',
     target: { type: 'task', id: row.id },
@@ -75,7 +75,7 @@ export async function patchTask(
 
   const updated = await updateTask(tx, tenantId, task.id, patch, ctx.now);
   if (patch.status === 'done') {
-    await appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
+    appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
   }
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'task.updated',

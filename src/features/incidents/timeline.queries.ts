@@ -14,24 +14,31 @@ export interface TimelineEventRow {
 
 const COLUMNS = 'id, type, message, occurred_at, actor_type, actor_id, created_at';
 
-export async function insertTimelineEvent(
-  tx: Queryable,
-  e: {
-    tenantId: string;
-    incidentId: string;
-    type: TimelineEventType;
-    message: string;
-    occurredAt: Date;
-    actor: { type: 'user' | 'service_account'; id: string };
-    now: Date;
-  },
-): Promise<TimelineEventRow> {
-  const { rows } = await tx.query<TimelineEventRow>(
-    `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${COLUMNS}`,
-    [e.tenantId, e.incidentId, e.type, e.message, e.occurredAt, e.actor.type, e.actor.id, e.now],
-  );
+export interface NewTimelineEvent {
+  tenantId: string;
+  incidentId: string;
+  type: TimelineEventType;
+  message: string;
+  occurredAt: Date;
+  actor: { type: 'user' | 'service_account'; id: string };
+  now: Date;
+}
+
+const INSERT_SQL = `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+function insertParams(e: NewTimelineEvent): unknown[] {
+  return [e.tenantId, e.incidentId, e.type, e.message, e.occurredAt, e.actor.type, e.actor.id, e.now];
+}
+
+export async function insertTimelineEvent(tx: Queryable, e: NewTimelineEvent): Promise<TimelineEventRow> {
+  const { rows } = await tx.query<TimelineEventRow>(`${INSERT_SQL} RETURNING ${COLUMNS}`, insertParams(e));
   return rows[0] as TimelineEventRow;
+}
+
+/** Inserts an event whose row the caller does not need: sent without waiting (see `Queryable.send`). */
+export function sendTimelineEvent(tx: Queryable, e: NewTimelineEvent): void {
+  void tx.send(INSERT_SQL, insertParams(e));
 }
 
 /** A page of the incident's timeline, oldest first, keyset on (created_at, id). */

@@ -74,19 +74,54 @@ function assertNoSecrets(metadata: Record<string, unknown>, path = 'metadata'): 
   }
 }
 
+interface ChainHead {
+  seq: number;
+  hash: string;
+  created_at: Date;
+}
+
+/** Per transaction, per chain: the head as this transaction last left it (its lock is held). */
+const headsByTx = new WeakMap<Queryable, Map<string, Promise<ChainHead | undefined>>>();
+
 /**
- * Takes the chain's transaction-scoped lock. Exported so that code which locks other rows before
- * auditing can take this lock first and keep one lock order (audit chain, then rows).
+ * Takes the chain's transaction-scoped lock and reads its head, in one round trip: the two
+ * statements are sent together, and the SELECT, a statement of its own, takes its snapshot only
+ * once the lock is granted (one statement doing both would read a snapshot from before the wait
+ * and fork the chain). A transaction that will audit can call this early, together with its other
+ * first reads, so that the append itself costs no round trip. The lock order everywhere is: quota
+ * counter, then the rows a request changes, then the audit chain.
  */
-export async function lockAuditChain(tx: Queryable, tenantId: string | null): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${tenantId ?? 'account'}`]);
+export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promise<ChainHead | undefined> {
+  let heads = headsByTx.get(tx);
+  if (!heads) {
+    heads = new Map();
+    headsByTx.set(tx, heads);
+  }
+  const chain = tenantId ?? '';
+  const known = heads.get(chain);
+  if (known) return known;
+  void tx.send('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${tenantId ?? 'account'}`]);
+  const head = tx
+    .send<ChainHead>(
+      tenantId === null
+        ? 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT 1'
+        : 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
+      tenantId === null ? [] : [tenantId],
+    )
+    .then((r) => r.rows[0]);
+  // A transaction that prepared the chain and then failed never awaits it.
+  head.catch(() => undefined);
+  heads.set(chain, head);
+  return head;
 }
 
 /**
  * Appends one audit row inside the caller's transaction, chained to the previous row of the same
  * chain (the tenant's, or the account-level chain when the transaction has no tenant). A
  * transaction-scoped advisory lock per chain serialises writers so concurrent requests cannot fork
- * the chain; it is released at commit or rollback together with the row.
+ * the chain; it is released at commit or rollback together with the row. The INSERT is sent
+ * without waiting (the transaction waits for it before COMMIT), and the new head is remembered,
+ * so a second event in the same transaction needs no round trip.
  */
 export async function recordAuditEvent(
   tx: Queryable,
@@ -97,14 +132,7 @@ export async function recordAuditEvent(
   const metadata = event.metadata ?? {};
   assertNoSecrets(metadata);
   const actor = event.actor ?? actorOf(ctx.principal);
-  await lockAuditChain(tx, tenantId);
-  const { rows } = await tx.query<{ seq: number; hash: string; created_at: Date }>(
-    tenantId === null
-      ? 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT 1'
-      : 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
-    tenantId === null ? [] : [tenantId],
-  );
-  const prev = rows[0];
+  const prev = await prepareAuditChain(tx, tenantId);
   // created_at never runs backwards within a chain, even with a fake or skewed clock.
   const createdAt = prev && prev.created_at > ctx.now ? prev.created_at : ctx.now;
   const row: Omit<AuditRow, 'hash'> = {
@@ -124,7 +152,8 @@ export async function recordAuditEvent(
     prev_hash: prev?.hash ?? null,
   };
   const hash = auditRowHash(row);
-  await tx.query(
+  headsByTx.get(tx)?.set(tenantId ?? '', Promise.resolve({ seq: row.seq, hash, created_at: row.created_at }));
+  void tx.send(
     `INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
        metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,

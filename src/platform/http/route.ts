@@ -24,6 +24,13 @@ import { parseInput } from './validation.js';
 
 export interface HttpResult {
   status: number;
+  /**
+   * The body, or on tenant routes a promise of it: a handler whose last statements are still in
+   * flight returns their presented result as a promise, and the COMMIT leaves in the same round
+   * trip as those statements. Such a promise only presents rows; it never decides anything, since
+   * it settles after the commit. If a statement fails, the commit becomes a rollback and the
+   * request fails with that statement's error.
+   */
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -190,7 +197,7 @@ export class RouteRegistry {
         this.deps.db.withAppTx(
           apiKey !== undefined
             ? { tenantId: null, userId: null, apiKeyPublicId: apiKeyPublicIdOf(apiKey) }
-            : { tenantId: tenantId ?? null, userId: userId ?? null },
+            : { tenantId: tenantId ?? null, userId: userId ?? null, membershipLookup: true },
           async (tx, opened) => {
             let resolvedTenant: string;
             if (apiKey !== undefined) {
@@ -201,7 +208,7 @@ export class RouteRegistry {
             } else {
               ctx.principal = { type: 'user', userId: userId as string };
               resolvedTenant = tenantId as string;
-              const role = await this.loadMembership(tx, req, resolvedTenant, userId as string, spec.tenant);
+              const role = await checkMembership(req, opened.lookupRows, spec.tenant);
               ctx.tenant = { id: resolvedTenant, role };
             }
             setRequestSpanAttributes(ctx);
@@ -218,10 +225,20 @@ export class RouteRegistry {
                 });
               }
             }
+            // Counted first, in the same round trip as the handler's first statements; a failed
+            // write rolls the count back. A metered handler signals failure by throwing.
+            const checkQuota = spec.metered ? consumeWriteQuota(tx, resolvedTenant, now, this.deps.config.dailyWriteQuota) : null;
             let result = await run(tx, resolvedTenant);
-            if (spec.metered && result.status < 300) {
-              const quota: QuotaState = await consumeWriteQuota(tx, resolvedTenant, now, this.deps.config.dailyWriteQuota);
+            if (checkQuota) {
+              const quota: QuotaState = await checkQuota();
+              if (result.status >= 300) throw new Error(`metered route ${spec.method} ${spec.path} answered ${String(result.status)} without throwing`);
               result = { ...result, headers: { ...result.headers, ...quotaHeaders(quota) } };
+            }
+            if (result.body instanceof Promise) {
+              // Settles after the commit; a failure is reported by the commit (rolled back) first.
+              result.body.catch(() => undefined);
+              // The stored response must be complete before its transaction commits.
+              if (idem !== null) result = { ...result, body: (await result.body) as unknown };
             }
             if (idem !== null) await completeIdempotencyKey(tx, idem, { status: result.status, body: result.body, headers: result.headers ?? {} });
             return result;
@@ -231,6 +248,7 @@ export class RouteRegistry {
       let result: HttpResult;
       try {
         result = await execute();
+        if (result.body instanceof Promise) result = { ...result, body: (await result.body) as unknown };
       } catch (err) {
         if (err instanceof NeedsIdempotencyClaim) {
           idem = err.scope;
@@ -241,6 +259,7 @@ export class RouteRegistry {
           }
           try {
             result = await execute();
+            if (result.body instanceof Promise) result = { ...result, body: (await result.body) as unknown };
           } catch (inner) {
             await releaseIdempotencyKey(this.deps.db, userId ?? null, idem).catch(() => undefined);
             throw await this.afterFailure(inner, ctx, req);
@@ -273,26 +292,6 @@ export class RouteRegistry {
     return err;
   }
 
-  private async loadMembership(tx: Queryable, req: Request, tenantId: string, userId: string, mode: 'active' | 'path'): Promise<Role> {
-    const { rows } = await tx.query<{ role: Role | null; session_epoch: number }>(
-      `SELECT m.role, u.session_epoch FROM users u
-         LEFT JOIN memberships m ON m.tenant_id = $1 AND m.user_id = u.id
-        WHERE u.id = $2`,
-      [tenantId, userId],
-    );
-    const row = rows[0];
-    if (!row || row.session_epoch !== req.session.epoch) {
-      await destroySession(req);
-      throw new AppError('AUTH_REQUIRED');
-    }
-    if (row.role === null) {
-      if (mode === 'path') throw new AppError('NOT_FOUND');
-      req.session.activeTenantId = null;
-      throw new AppError('TENANT_CONTEXT_REQUIRED');
-    }
-    return row.role;
-  }
-
   /** A password reset or change bumps the epoch and so ends every other session of the user. */
   private async sessionEpochCurrent(req: Request, userId: string): Promise<boolean> {
     const { rows } = await this.deps.db.withAppTx({ tenantId: null, userId }, (tx) =>
@@ -300,6 +299,25 @@ export class RouteRegistry {
     );
     return rows[0]?.session_epoch === req.session.epoch;
   }
+}
+
+/**
+ * The session's user and role in the tenant, from the row the opening round trip read (see
+ * `membershipLookup`): a stale epoch ends the session; no membership is 404 for a tenant named in
+ * the path, and clears a stale active tenant otherwise.
+ */
+async function checkMembership(req: Request, lookupRows: readonly Record<string, unknown>[], mode: 'active' | 'path'): Promise<Role> {
+  const row = lookupRows[0] as { role: Role | null; session_epoch: number } | undefined;
+  if (!row || row.session_epoch !== req.session.epoch) {
+    await destroySession(req);
+    throw new AppError('AUTH_REQUIRED');
+  }
+  if (row.role === null) {
+    if (mode === 'path') throw new AppError('NOT_FOUND');
+    req.session.activeTenantId = null;
+    throw new AppError('TENANT_CONTEXT_REQUIRED');
+  }
+  return row.role;
 }
 
 class NeedsIdempotencyClaim extends Error {

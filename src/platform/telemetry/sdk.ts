@@ -34,7 +34,8 @@ const REDACTED_QUERY_PARAMS = ['api_key', 'apiKey', 'x-api-key', 'key', 'token',
  *   stay out); secret-looking query values are redacted; `/health` probes are not traced; client
  *   spans only inside a traced operation.
  * - pg: no parameter values (`enhancedDatabaseReporting` off) and string literals redacted from
- *   the statement (the transaction preamble inlines the tenant and lookup settings).
+ *   the statement (the transaction preamble inlines the tenant and lookup settings); no span per
+ *   pool checkout.
  * - ioredis: the command name only; keys carry session ids and emails.
  * - express: middleware layers are skipped; the router and request-handler spans remain.
  */
@@ -49,6 +50,9 @@ export function instrumentations(): Instrumentation[] {
     new PgInstrumentation({
       enhancedDatabaseReporting: false,
       requireParentSpan: true,
+      // A pool checkout per request is not worth a span: its wait shows as the gap before the
+      // first query span, and the pool metrics count connections.
+      ignoreConnectSpans: true,
       requestHook: (span, info) => {
         span.setAttribute(ATTR_DB_QUERY_TEXT, redactSqlLiterals(info.query.text));
       },
