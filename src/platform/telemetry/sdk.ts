@@ -37,7 +37,7 @@ const REDACTED_QUERY_PARAMS = ['api_key', 'apiKey', 'x-api-key', 'key', 'token',
  *   the statement (the transaction preamble inlines the tenant and lookup settings); no span per
  *   pool checkout.
  * - ioredis: the command name only; keys carry session ids and emails.
- * - express: middleware layers are skipped; the router and request-handler spans remain.
+ * - express: middleware and router layers are skipped; the request-handler span remains.
  */
 export function instrumentations(): Instrumentation[] {
   return [
@@ -46,7 +46,9 @@ export function instrumentations(): Instrumentation[] {
       redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
       requireParentforOutgoingSpans: true,
     }),
-    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+    // Router spans are zero-length markers (the instrumentation ends them at once); the route
+    // still reaches http.route and the request-handler span.
+    new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
     new PgInstrumentation({
       enhancedDatabaseReporting: false,
       requireParentSpan: true,
