@@ -189,8 +189,9 @@ describe('PostgreSQL faults (SECURITY.md 44, 46)', () => {
   });
 
   it.each([
-    ['after the incident row, before its audit row', 'audit_log_events'],
-    ['after the incident and audit rows, before the quota count', 'usage_counters'],
+    // A metered write counts its quota first, then numbers and inserts the incident, then audits.
+    ['after the quota count and the incident row, before its audit row', 'audit_log_events'],
+    ['after the quota count and the numbering, before the incident row', 'incidents'],
   ])('when creates are interrupted mid-transaction (%s), none of their rows remain and numbering stays gapless', async (_when, table) => {
     const before = await writeLedger(stack.db, tenantId);
     const responses = await withTableLock(stack.db.name, [table], async () => {
@@ -199,9 +200,10 @@ describe('PostgreSQL faults (SECURITY.md 44, 46)', () => {
         bot.post('/v1/incidents', newIncident('interrupted 2')),
         owner.post('/v1/incidents', newIncident('interrupted 3')),
       ]);
-      const waiters = await waitForLockWaiters(stack.db.name, 1);
-      // The blocked transaction has already written (it holds a transaction id) when it is cut off.
-      expect(waiters.some((w) => w.in_transaction && w.has_written)).toBe(true);
+      // A transaction that has already written (it holds a transaction id) is blocked on the table
+      // when the backends are cut off; the others wait behind its quota-counter row lock.
+      const waiters = await waitForLockWaiters(stack.db.name, 1, 5000, (w) => w.in_transaction && w.has_written);
+      expect(waiters.length).toBeGreaterThan(0);
       expect(await terminateAppBackends(stack.db.name)).toBeGreaterThan(0);
       return pending;
     });

@@ -134,51 +134,57 @@ export function timeoutSettings(statementTimeoutMs: number): string {
 }
 
 /**
- * The statements that open an app-role transaction, as one simple-protocol round trip: BEGIN,
- * then one SELECT of transaction-local settings (the timeouts when given, the role, the request's
- * context), then the API-key lookup when there is one. Values are validated against strict
- * patterns before they are inlined, so nothing user-controlled reaches the SQL text unchecked.
- * `set_config('role', ..., true)` is SET LOCAL ROLE; the lookup, a statement of its own, is
- * planned and run as the app role.
+ * The statement that opens an app-role transaction, as one simple-protocol query: BEGIN, then one
+ * SELECT of transaction-local settings (the timeouts when given, the role, the request's
+ * context). Values are validated against strict patterns before they are inlined, so nothing
+ * user-controlled reaches the SQL text unchecked. `set_config('role', ..., true)` is SET LOCAL
+ * ROLE, so every later statement is planned and run as the app role.
  */
 export function appTxPreamble(s: TxSettings, statementTimeoutMs: number | null = null): string {
-  let lookup = '';
-  if (s.apiKeyPublicId !== undefined) lookup = `; ${apiKeyLookupSql(literal(s.apiKeyPublicId, TOKEN_RE, 'api key id'))}`;
-  else if (s.membershipLookup) lookup = `; ${membershipLookupSql(literal(s.userId, UUID_RE, 'user id'), literal(s.tenantId, UUID_RE, 'tenant id'))}`;
   return (
     `BEGIN; SELECT ${statementTimeoutMs === null ? '' : `${timeoutSettings(statementTimeoutMs)}, `}` +
     `set_config('role', '${APP_ROLE}', true), ` +
     `set_config('app.tenant_id', ${literal(s.tenantId, UUID_RE, 'tenant id')}, true), ` +
     `set_config('app.user_id', ${literal(s.userId, UUID_RE, 'user id')}, true), ` +
     `set_config('app.invite_token_hash', ${literal(s.inviteTokenHash, TOKEN_RE, 'invite token hash')}, true), ` +
-    `set_config('app.api_key_public_id', ${literal(s.apiKeyPublicId, TOKEN_RE, 'api key id')}, true)` +
-    lookup
+    `set_config('app.api_key_public_id', ${literal(s.apiKeyPublicId, TOKEN_RE, 'api key id')}, true)`
   );
 }
 
-/**
- * The API-key lookup folded into the opening round trip: the key row found through the narrow
- * `api_keys_by_public_id` policy, and the transaction switched to its tenant in the same
- * statement. The caller still checks the secret's hash, revocation and expiry, and throws (which
- * rolls back the tenant setting) when any fails. Saves two round trips per API-key request.
- */
-function apiKeyLookupSql(publicIdLiteral: string): string {
-  return (
-    `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
-    `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
-    `FROM api_keys WHERE public_id = ${publicIdLiteral}`
-  );
+/** A parameterised statement the transaction runs right behind its preamble, in the same round trip. */
+export interface TxLookup {
+  sql: string;
+  params: unknown[];
 }
 
 /**
- * The session check of a tenant request folded into the opening round trip: the user's session
- * epoch (a password change or reset ends older sessions) and role in the tenant, read as the app
- * role through the users-own-row and memberships-own-rows policies.
+ * The API-key lookup: the key row found through the narrow `api_keys_by_public_id` policy (the
+ * preamble set the public id), and the transaction switched to its tenant in the same statement.
+ * The caller still checks the secret's hash, revocation and expiry, and throws (which rolls back
+ * the tenant setting) when any fails.
  */
-function membershipLookupSql(userIdLiteral: string, tenantIdLiteral: string): string {
-  return (
-    `SELECT m.role, u.session_epoch FROM users u ` +
-    `LEFT JOIN memberships m ON m.tenant_id = ${tenantIdLiteral} AND m.user_id = u.id ` +
-    `WHERE u.id = ${userIdLiteral}`
-  );
+const API_KEY_LOOKUP_SQL =
+  `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
+  `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
+  `FROM api_keys WHERE public_id = $1`;
+
+/**
+ * The session check of a tenant request: the user's session epoch (a password change or reset
+ * ends older sessions) and role in the tenant, read through the users-own-row and
+ * memberships-own-rows policies.
+ */
+const MEMBERSHIP_LOOKUP_SQL =
+  `SELECT m.role, u.session_epoch FROM users u ` +
+  `LEFT JOIN memberships m ON m.tenant_id = $2 AND m.user_id = u.id ` +
+  `WHERE u.id = $1`;
+
+/**
+ * The lookup that `settings` ask for, sent behind the preamble in the same round trip (a separate
+ * statement, so a prepared one: planned once per connection, not per request). Its rows are
+ * `TxOpened.lookupRows`.
+ */
+export function appTxLookup(s: TxSettings): TxLookup | null {
+  if (s.apiKeyPublicId !== undefined) return { sql: API_KEY_LOOKUP_SQL, params: [s.apiKeyPublicId] };
+  if (s.membershipLookup && s.userId !== null && s.tenantId !== null) return { sql: MEMBERSHIP_LOOKUP_SQL, params: [s.userId, s.tenantId] };
+  return null;
 }

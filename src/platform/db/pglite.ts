@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
-import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
+import { appTxLookup, appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -42,14 +42,14 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create();
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
-  async function run<T>(preamble: string | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     return pglite.transaction(async (tx) => {
-      const results = preamble ? await tx.exec(preamble.replace(/^BEGIN; /, '')) : [];
-      const last = results[results.length - 1];
+      if (preamble) await tx.exec(preamble.replace(/^BEGIN; /, ''));
       const queryable = txQueryable(tx);
+      const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;
       let result: T;
       try {
-        result = await fn(queryable, { lookupRows: last?.rows ?? [] });
+        result = await fn(queryable, { lookupRows });
       } catch (err) {
         // Nothing of the transaction is left queued when PGlite rolls back; the handler's error
         // (often a mapped one) is what the request reports.
@@ -64,8 +64,8 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   return {
     kind: 'pglite',
     pglite,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), fn),
-    withSystemTx: (fn) => run(null, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), appTxLookup(settings), fn),
+    withSystemTx: (fn) => run(null, null, fn),
     async ping() {
       await pglite.query('SELECT 1');
     },

@@ -1,12 +1,14 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import {
+  appTxLookup,
   appTxPreamble,
   timeoutSettings,
   transactionQueryable,
   type Database,
   type Queryable,
   type QueryResult,
+  type TxLookup,
   type TxOpened,
   type TxQueryable,
   type TxSettings,
@@ -126,7 +128,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     });
   }
 
-  async function run<T>(preamble: string, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  async function run<T>(preamble: string, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     let broken = false;
     // The next query on a client that reported an error fails, so the request gets 503 and the
     // client is discarded instead of going back to the pool.
@@ -135,13 +137,14 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database client error during a transaction');
     };
     const client = await checkout(onError);
+    const tx = txQueryable(client, opts.preparedStatements);
     try {
-      // A multi-statement simple query answers one result per statement (pg's types say one);
-      // the lookup, when there is one, is the last.
-      const opening = (await client.query(preamble)) as pg.QueryResult | pg.QueryResult[];
-      const last: pg.QueryResult | undefined = Array.isArray(opening) ? opening[opening.length - 1] : opening;
-      const lookupRows: Record<string, unknown>[] = (last?.rows ?? []) as Record<string, unknown>[];
-      const tx = txQueryable(client, opts.preparedStatements);
+      // The preamble and the lookup leave in one write (the lookup corks the socket until the
+      // next tick); the lookup, a prepared statement, runs once the preamble has set the role.
+      const opening = client.query(preamble);
+      const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
+      await opening;
+      const lookupRows = found === null ? [] : (await found).rows;
       let result: T;
       try {
         result = await fn(tx, { lookupRows });
@@ -161,6 +164,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
       return result;
     } catch (err) {
+      // Whatever is still in flight (a lookup behind a failed preamble) is answered first.
+      await tx.settle().catch(() => undefined);
       try {
         await client.query('ROLLBACK');
       } catch {
@@ -176,8 +181,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   return {
     kind: 'postgres',
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), fn),
-    withSystemTx: (fn) => run(`BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appTxLookup(settings), fn),
+    withSystemTx: (fn) => run(`BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`, null, fn),
     async ping() {
       await pool.query('SELECT 1');
     },

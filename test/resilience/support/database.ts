@@ -85,11 +85,16 @@ export async function appBackends(database: string): Promise<AppBackend[]> {
 }
 
 /** Waits until at least `n` of the app's backends are blocked on a lock. */
-export function waitForLockWaiters(database: string, n: number, timeoutMs = 5000): Promise<AppBackend[]> {
+export function waitForLockWaiters(
+  database: string,
+  n: number,
+  timeoutMs = 5000,
+  which: (b: AppBackend) => boolean = () => true,
+): Promise<AppBackend[]> {
   return waitFor(
     `${n} app backend(s) waiting on a lock`,
     async () => {
-      const waiting = (await appBackends(database)).filter((b) => b.wait_event_type === 'Lock');
+      const waiting = (await appBackends(database)).filter((b) => b.wait_event_type === 'Lock' && which(b));
       return waiting.length >= n ? waiting : undefined;
     },
     timeoutMs,
