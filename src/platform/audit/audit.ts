@@ -80,16 +80,26 @@ interface ChainHead {
   created_at: Date;
 }
 
-/** Per transaction, per chain: the head as this transaction last left it (its lock is held). */
+/** Per transaction, per chain: the head as this transaction last left it (its row lock is held). */
 const headsByTx = new WeakMap<Queryable, Map<string, Promise<ChainHead | undefined>>>();
 
+const HEAD_SQL = {
+  tenant: 'SELECT seq, hash, created_at FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE',
+  account: 'SELECT seq, hash, created_at FROM audit_chain_heads WHERE tenant_id IS NULL FOR UPDATE',
+};
+const ADVANCE_SQL = {
+  tenant: 'UPDATE audit_chain_heads SET seq = $2, hash = $3, created_at = $4 WHERE tenant_id = $1',
+  account: 'UPDATE audit_chain_heads SET seq = $2, hash = $3, created_at = $4 WHERE tenant_id IS NULL',
+};
+
 /**
- * Takes the chain's transaction-scoped lock and reads its head, in one round trip: the two
- * statements are sent together, and the SELECT, a statement of its own, takes its snapshot only
- * once the lock is granted (one statement doing both would read a snapshot from before the wait
- * and fork the chain). A transaction that will audit can call this early, together with its other
- * first reads, so that the append itself costs no round trip. The lock order everywhere is: quota
- * counter, then the rows a request changes, then the audit chain.
+ * Locks the chain's head row and reads the previous seq and hash from it, in one statement (with
+ * FOR UPDATE, a statement that waited for the lock reads the row as its holder committed it). A
+ * chain's first append creates the head (two first appends racing: the second waits on the
+ * first's insert, then locks the head it committed). A transaction that will audit can call this
+ * early, with its other first reads, so that the append itself costs no round trip. The lock
+ * order everywhere is: quota counter, then the rows a request changes, then the audit chain.
+ * Undefined means the chain has no event yet.
  */
 export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promise<ChainHead | undefined> {
   let heads = headsByTx.get(tx);
@@ -100,15 +110,20 @@ export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promi
   const chain = tenantId ?? '';
   const known = heads.get(chain);
   if (known) return known;
-  void tx.send('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`audit:${tenantId ?? 'account'}`]);
-  const head = tx
-    .send<ChainHead>(
-      tenantId === null
-        ? 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id IS NULL ORDER BY seq DESC LIMIT 1'
-        : 'SELECT seq, hash, created_at FROM audit_log_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1',
-      tenantId === null ? [] : [tenantId],
-    )
-    .then((r) => r.rows[0]);
+  const [sql, params] = tenantId === null ? [HEAD_SQL.account, []] : [HEAD_SQL.tenant, [tenantId]];
+  const head = tx.send<ChainHead>(sql, params).then(async ({ rows }) => {
+    let row = rows[0];
+    if (row === undefined) {
+      await tx.query(
+        `INSERT INTO audit_chain_heads (tenant_id, seq, hash, created_at) VALUES ($1, 0, '', 'epoch')
+         ON CONFLICT (tenant_id) DO NOTHING`,
+        [tenantId],
+      );
+      row = (await tx.query<ChainHead>(sql, params)).rows[0];
+      if (row === undefined) throw new Error('audit chain head missing after its insert');
+    }
+    return row.seq === 0 ? undefined : row;
+  });
   // A transaction that prepared the chain and then failed never awaits it.
   head.catch(() => undefined);
   heads.set(chain, head);
@@ -117,11 +132,11 @@ export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promi
 
 /**
  * Appends one audit row inside the caller's transaction, chained to the previous row of the same
- * chain (the tenant's, or the account-level chain when the transaction has no tenant). A
- * transaction-scoped advisory lock per chain serialises writers so concurrent requests cannot fork
- * the chain; it is released at commit or rollback together with the row. The INSERT is sent
- * without waiting (the transaction waits for it before COMMIT), and the new head is remembered,
- * so a second event in the same transaction needs no round trip.
+ * chain (the tenant's, or the account-level chain when the transaction has no tenant). The lock
+ * on the chain's head row serialises writers so concurrent requests cannot fork the chain; it is
+ * released at commit or rollback together with the row. The INSERT is sent without waiting (the
+ * transaction waits for it before COMMIT), and the new head is remembered, so a second event in
+ * the same transaction needs no round trip.
  */
 export async function recordAuditEvent(
   tx: Queryable,
@@ -153,14 +168,19 @@ export async function recordAuditEvent(
   };
   const hash = auditRowHash(row);
   headsByTx.get(tx)?.set(tenantId ?? '', Promise.resolve({ seq: row.seq, hash, created_at: row.created_at }));
+  // The event and the chain's new head, in one statement sent without waiting.
   void tx.send(
-    `INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
-       metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+    `WITH event AS (
+       INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
+         metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
+       VALUES ($5, $1, $2, $6, $7, $8, $9, $10, $11, $12, $13, $14, $4, $15, $3))
+     ${tenantId === null ? ADVANCE_SQL.account : ADVANCE_SQL.tenant}`,
     [
-      row.id,
       row.tenant_id,
       row.seq,
+      hash,
+      row.created_at,
+      row.id,
       row.actor_type,
       row.actor_id,
       row.action,
@@ -170,9 +190,7 @@ export async function recordAuditEvent(
       row.ip,
       row.user_agent,
       row.trace_id,
-      row.created_at,
       row.prev_hash,
-      hash,
     ],
   );
   countAuditedAction(tx, row.action);
