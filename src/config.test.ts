@@ -36,6 +36,13 @@ describe('loadConfig', () => {
     expect(config.apiDocs).toBe(false);
   });
 
+  it('uses prepared statements on PostgreSQL unless DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21)', () => {
+    const base = { DATABASE_URL: 'postgres://u@db/app' };
+    expect(loadConfig(base, () => undefined).database).toMatchObject({ kind: 'postgres', preparedStatements: true });
+    expect(loadConfig({ ...base, DATABASE_PREPARED_STATEMENTS: 'false' }, () => undefined).database).toMatchObject({ preparedStatements: false });
+    expect(problemsOf({ ...base, DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toEqual([expect.stringMatching(/^DATABASE_PREPARED_STATEMENTS:/)]);
+  });
+
   it('defaults to the embedded database with a random session secret and a warning in development', () => {
     const warnings: string[] = [];
     const config = loadConfig({}, (m) => warnings.push(m));
