@@ -139,8 +139,9 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     const client = await checkout(onError);
     const tx = txQueryable(client, opts.preparedStatements);
     try {
-      // The preamble and the lookup leave in one write (the lookup corks the socket until the
-      // next tick); the lookup, a prepared statement, runs once the preamble has set the role.
+      // The lookup is sent right behind the preamble without waiting for its answer (one round
+      // trip); being a prepared statement of its own, it runs once the preamble has set the role.
+      // Corking the two into one write measured no difference, so the preamble leaves alone.
       const opening = client.query(preamble);
       const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
       await opening;
