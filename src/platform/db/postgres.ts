@@ -146,15 +146,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
       await opening;
       const lookupRows = found === null ? [] : (await found).rows;
-      let result: T;
-      try {
-        result = await fn(tx, { lookupRows });
-      } catch (err) {
-        // Nothing of the transaction is left in flight when it rolls back; the handler's error
-        // (often a mapped one) is what the request reports.
-        await tx.settle().catch(() => undefined);
-        throw err;
-      }
+      const result = await fn(tx, { lookupRows });
       // Sent at once, behind whatever the handler left in flight (usually in the same write). If
       // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
       // settle() reports the statement's error.
@@ -165,7 +157,9 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
       return result;
     } catch (err) {
-      // Whatever is still in flight (a lookup behind a failed preamble) is answered first.
+      // Nothing of the transaction is left in flight when it rolls back (a lookup behind a failed
+      // preamble, a handler's unawaited statements); the handler's error, often a mapped one, is
+      // what the request reports.
       await tx.settle().catch(() => undefined);
       try {
         await client.query('ROLLBACK');

@@ -193,7 +193,7 @@ export class RouteRegistry {
       };
 
       let idem: IdempotencyScope | null = null;
-      const execute = async (): Promise<HttpResult> =>
+      const inTransaction = async (): Promise<HttpResult> =>
         this.deps.db.withAppTx(
           apiKey !== undefined
             ? { tenantId: null, userId: null, apiKeyPublicId: apiKeyPublicIdOf(apiKey) }
@@ -245,10 +245,15 @@ export class RouteRegistry {
           },
         );
 
+      // The result with its body settled (a handler's body promise settles after the commit).
+      const execute = async (): Promise<HttpResult> => {
+        const result = await inTransaction();
+        return result.body instanceof Promise ? { ...result, body: (await result.body) as unknown } : result;
+      };
+
       let result: HttpResult;
       try {
         result = await execute();
-        if (result.body instanceof Promise) result = { ...result, body: (await result.body) as unknown };
       } catch (err) {
         if (err instanceof NeedsIdempotencyClaim) {
           idem = err.scope;
@@ -259,7 +264,6 @@ export class RouteRegistry {
           }
           try {
             result = await execute();
-            if (result.body instanceof Promise) result = { ...result, body: (await result.body) as unknown };
           } catch (inner) {
             await releaseIdempotencyKey(this.deps.db, userId ?? null, idem).catch(() => undefined);
             throw await this.afterFailure(inner, ctx, req);
