@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetTokenFrom } from '../support/smtp-sink.js';
-import { SessionClient, codeOf, type ApiKeyClient, type Response } from './support/http.js';
+import { SessionClient, codeOf, statuses, type ApiKeyClient } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { createApiKey, newIncident, ownerWithTenant, PASSWORD, scenarioQuery, signUp, startStack, uniqueEmail, writeLedger, type Stack } from './support/stack.js';
 import { assertNoLeaks } from './support/secrets.js';
@@ -30,15 +30,6 @@ async function visitors(n: number): Promise<SessionClient[]> {
       return c;
     }),
   );
-}
-
-function statuses(responses: Response[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of responses) {
-    const k = `${r.status}${codeOf(r) ? ` ${codeOf(r) ?? ''}` : ''}`;
-    out[k] = (out[k] ?? 0) + 1;
-  }
-  return out;
 }
 
 async function count(sql: string, params: unknown[]): Promise<number> {

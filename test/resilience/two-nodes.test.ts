@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { report } from './support/env.js';
-import { ApiKeyClient, SessionClient, codeOf, type Response } from './support/http.js';
+import { ApiKeyClient, SessionClient, codeOf, statuses, type Response } from './support/http.js';
 import { Cleanup } from './support/processes.js';
 import { assertNoLeaks } from './support/secrets.js';
 import { ServerProcess } from './support/server.js';
@@ -45,15 +45,6 @@ function on(node: ServerProcess, client: SessionClient): SessionClient {
 /** The i-th request goes to node i mod 2. */
 function node(i: number): ServerProcess {
   return nodes[i % 2] as ServerProcess;
-}
-
-function statuses(responses: Response[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of responses) {
-    const k = `${r.status}${codeOf(r) ? ` ${codeOf(r) ?? ''}` : ''}`;
-    out[k] = (out[k] ?? 0) + 1;
-  }
-  return out;
 }
 
 describe('two nodes, one state (issue 8 item 8)', () => {

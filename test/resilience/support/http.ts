@@ -164,3 +164,14 @@ export function isCleanUnavailable(res: Response): boolean {
 
 /** Text that must never reach a client: driver and SQL wording, constraint names, stack frames. */
 export const LEAK_RE = /terminat|connection|ECONN|ETIMEDOUT|timeout|sqlstate|select |insert |update |relation|constraint|postgres|redis|stack|\bat \S+ \(|\.ts:\d|\.js:\d/i;
+
+/** How many responses had each status (and error code): `{ '201': 3, '429 QUOTA_EXCEEDED': 2 }`. */
+export function statuses(responses: Response[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of responses) {
+    const code = codeOf(r);
+    const k = code ? `${String(r.status)} ${code}` : String(r.status);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
