@@ -43,6 +43,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toEqual([expect.stringMatching(/^DATABASE_PREPARED_STATEMENTS:/)]);
   });
 
+  it('exports OTLP as protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL=http/json, and refuses other protocols', () => {
+    expect(loadConfig({}, () => undefined).telemetry.otlpProtocol).toBe('http/protobuf');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, () => undefined).telemetry.otlpProtocol).toBe('http/json');
+    expect(problemsOf({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toEqual([expect.stringMatching(/^OTEL_EXPORTER_OTLP_PROTOCOL:/)]);
+  });
+
   it('defaults to the embedded database with a random session secret and a warning in development', () => {
     const warnings: string[] = [];
     const config = loadConfig({}, (m) => warnings.push(m));

@@ -40,6 +40,8 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
   API_DOCS: bool.optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  // The OTLP specification's default is protobuf; JSON is there for collectors that need it.
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
   OTEL_SERVICE_NAME: z.string().min(1).default('incident-tracker-api'),
 });
 
@@ -63,7 +65,7 @@ export interface Config {
   argon2MaxConcurrency: number;
   shutdownTimeoutMs: number;
   apiDocs: boolean;
-  telemetry: { otlpEndpoint: string | null; serviceName: string };
+  telemetry: { otlpEndpoint: string | null; otlpProtocol: Env['OTEL_EXPORTER_OTLP_PROTOCOL']; serviceName: string };
 }
 
 export class ConfigError extends Error {
@@ -154,6 +156,6 @@ export function loadConfig(
     argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     apiDocs: e.API_DOCS ?? !isProduction,
-    telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, serviceName: e.OTEL_SERVICE_NAME },
+    telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
   };
 }

@@ -26,5 +26,5 @@ const endpoint = config?.telemetry.otlpEndpoint;
 if (config && endpoint) {
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url, { data: { include: [...INSTRUMENTED_PACKAGES] } });
   const { otlpExport, startTelemetry } = await import('./platform/telemetry/sdk.js');
-  startTelemetry({ serviceName: config.telemetry.serviceName, environment: config.env, ...otlpExport(endpoint) });
+  startTelemetry({ serviceName: config.telemetry.serviceName, environment: config.env, ...otlpExport(endpoint, config.telemetry.otlpProtocol) });
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPMetricExporter as OTLPJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
@@ -66,12 +68,18 @@ export function instrumentations(): Instrumentation[] {
   ];
 }
 
-/** OTLP over HTTP to `endpoint` (the collector's base URL): batched spans, metrics every minute. */
-export function otlpExport(endpoint: string): Pick<TelemetryOptions, 'spanProcessors' | 'metricReaders'> {
+/**
+ * OTLP over HTTP to `endpoint` (the collector's base URL): batched spans, metrics every minute.
+ * Protobuf by default, as the OTLP specification says; `http/json` for collectors that want it.
+ */
+export function otlpExport(endpoint: string, protocol: 'http/protobuf' | 'http/json' = 'http/protobuf'): Pick<TelemetryOptions, 'spanProcessors' | 'metricReaders'> {
   const base = endpoint.replace(/\/+$/, '');
+  const traces = { url: `${base}/v1/traces` };
+  const metrics = { url: `${base}/v1/metrics` };
+  const json = protocol === 'http/json';
   return {
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: `${base}/v1/traces` }))],
-    metricReaders: [new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }) })],
+    spanProcessors: [new BatchSpanProcessor(json ? new OTLPJsonTraceExporter(traces) : new OTLPProtoTraceExporter(traces))],
+    metricReaders: [new PeriodicExportingMetricReader({ exporter: json ? new OTLPJsonMetricExporter(metrics) : new OTLPProtoMetricExporter(metrics) })],
   };
 }
 
