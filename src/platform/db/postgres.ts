@@ -13,9 +13,13 @@ import {
   type TxQueryable,
   type TxSettings,
 } from './database.js';
+import { parseTimestamptz } from './timestamps.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
+// timestamptz through a fixed-layout parser (see timestamps.ts); pg's own for anything unusual.
+const defaultTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date | number | null;
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => parseTimestamptz(v, defaultTimestamptz));
 
 export interface PostgresOptions {
   url: string;
