@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { mapDatabaseError } from '../db/pg-errors.js';
@@ -6,10 +6,14 @@ import { AppError, isAppError } from './errors.js';
 
 export type TraceIdSource = () => string | null;
 
-/** x-request-id on every response: the active trace id when tracing is on, else a fresh one. */
+/**
+ * x-request-id on every response: the active trace id when tracing is on, else a fresh one (32 hex
+ * digits, 122 of its bits random). randomUUID draws from a buffered pool of entropy, where
+ * randomBytes(16) asked OpenSSL for fresh bytes on every request (1.6% of the app's CPU on a list).
+ */
 export function requestId(traceId: TraceIdSource): RequestHandler {
   return (req, res, next) => {
-    req.requestId = traceId() ?? randomBytes(16).toString('hex');
+    req.requestId = traceId() ?? randomUUID().replaceAll('-', '');
     res.setHeader('x-request-id', req.requestId);
     next();
   };
