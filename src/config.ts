@@ -47,6 +47,8 @@ const envSchema = z.object({
 
 type Env = z.infer<typeof envSchema>;
 
+export type OtlpProtocol = Env['OTEL_EXPORTER_OTLP_PROTOCOL'];
+
 export interface Config {
   env: Env['NODE_ENV'];
   isProduction: boolean;
@@ -65,7 +67,7 @@ export interface Config {
   argon2MaxConcurrency: number;
   shutdownTimeoutMs: number;
   apiDocs: boolean;
-  telemetry: { otlpEndpoint: string | null; otlpProtocol: Env['OTEL_EXPORTER_OTLP_PROTOCOL']; serviceName: string };
+  telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
 }
 
 export class ConfigError extends Error {

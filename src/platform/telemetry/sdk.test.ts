@@ -1,38 +1,23 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpSink, type OtlpExport, type OtlpSink } from '../../../bench/lib/otlp-sink.js';
+import type { OtlpProtocol } from '../../config.js';
 import { otlpExport } from './sdk.js';
 
-interface Received {
-  path: string;
-  contentType: string;
-  body: Buffer;
-}
-
-/** A collector stand-in: records each POST and answers 200 with an empty export response. */
-let received: Received[] = [];
+/** The bench's OTLP sink as the collector: it records each export and answers 200. */
+let received: OtlpExport[] = [];
+let collector: OtlpSink;
 let endpoint = '';
-const collector = http.createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const contentType = req.headers['content-type'] ?? '';
-    received.push({ path: req.url ?? '', contentType, body: Buffer.concat(chunks) });
-    res.writeHead(200, { 'content-type': contentType });
-    res.end(contentType.includes('json') ? '{}' : '');
-  });
-});
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-  endpoint = `http://127.0.0.1:${String((collector.address() as AddressInfo).port)}/`;
+  collector = await startOtlpSink((r) => received.push(r));
+  endpoint = `http://127.0.0.1:${String(collector.port)}/`;
 });
 afterAll(async () => {
-  await new Promise<void>((resolve) => collector.close(() => { resolve(); }));
+  await collector.close();
 });
 
-async function exportOneSpan(protocol?: 'http/protobuf' | 'http/json'): Promise<Received> {
+async function exportOneSpan(protocol?: OtlpProtocol): Promise<OtlpExport> {
   received = [];
   const { spanProcessors } = otlpExport(endpoint, protocol);
   const provider = new BasicTracerProvider({ spanProcessors });
@@ -40,7 +25,7 @@ async function exportOneSpan(protocol?: 'http/protobuf' | 'http/json'): Promise<
   await provider.forceFlush();
   await provider.shutdown();
   expect(received).toHaveLength(1);
-  return received[0] as Received;
+  return received[0] as OtlpExport;
 }
 
 describe('otlpExport', () => {

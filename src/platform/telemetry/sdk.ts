@@ -14,6 +14,7 @@ import { PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetr
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_DB_QUERY_TEXT } from '@opentelemetry/semantic-conventions';
+import type { OtlpProtocol } from '../../config.js';
 import { setTelemetryShutdown } from './lifecycle.js';
 import { redactSqlLiterals } from './tracing.js';
 
@@ -72,7 +73,7 @@ export function instrumentations(): Instrumentation[] {
  * OTLP over HTTP to `endpoint` (the collector's base URL): batched spans, metrics every minute.
  * Protobuf by default, as the OTLP specification says; `http/json` for collectors that want it.
  */
-export function otlpExport(endpoint: string, protocol: 'http/protobuf' | 'http/json' = 'http/protobuf'): Pick<TelemetryOptions, 'spanProcessors' | 'metricReaders'> {
+export function otlpExport(endpoint: string, protocol: OtlpProtocol = 'http/protobuf'): Pick<TelemetryOptions, 'spanProcessors' | 'metricReaders'> {
   const base = endpoint.replace(/\/+$/, '');
   const traces = { url: `${base}/v1/traces` };
   const metrics = { url: `${base}/v1/metrics` };
