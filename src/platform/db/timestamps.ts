@@ -34,22 +34,24 @@ export function parseTimestamptz(text: string, fallback: (text: string) => Date 
 
   const sign = text.charCodeAt(i);
   if (sign !== 43 && sign !== 45) return fallback(text);
-  const offsetHours = digits(text, i + 1, 2);
-  let offsetSeconds = offsetHours * 3600;
-  i += 3;
-  // Optional offset minutes, then seconds (PostgreSQL sends "+05:30", "-03:00:45" when they exist).
-  for (let unit = 60; unit >= 1 && i < n; unit /= 60) {
-    if (text.charCodeAt(i) !== 58) return fallback(text);
+  // ±HH, then ":MM" and ":SS" when they are not zero (PostgreSQL sends "+00", "+05:30", "-03:00:45").
+  let offsetSeconds = 0;
+  for (const unitSeconds of OFFSET_UNITS) {
+    if (i === n) break;
+    if (unitSeconds !== 3600 && text.charCodeAt(i) !== 58) return fallback(text);
     const value = digits(text, i + 1, 2);
     if (value < 0) return fallback(text);
-    offsetSeconds += value * unit;
+    offsetSeconds += value * unitSeconds;
     i += 3;
   }
-  if (offsetHours < 0 || i !== n) return fallback(text);
+  if (i !== n) return fallback(text);
 
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, ms);
   return new Date(sign === 43 ? utc - offsetSeconds * 1000 : utc + offsetSeconds * 1000);
 }
+
+/** Seconds in an offset's hours, minutes and seconds fields. */
+const OFFSET_UNITS = [3600, 60, 1] as const;
 
 function isDigit(code: number): boolean {
   return code >= 48 && code <= 57;
