@@ -31,6 +31,8 @@ import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
 import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
+import { traceRequests } from './platform/telemetry/http.js';
+import { telemetryRunning } from './platform/telemetry/lifecycle.js';
 import { activeTraceId } from './platform/telemetry/tracing.js';
 
 export interface AppDeps {
@@ -101,6 +103,9 @@ export function buildApp(input: AppDeps): BuiltApp {
   app.set('query parser', 'extended');
   if (config.isProduction) app.set('trust proxy', 1);
 
+  // With the SDK running, every request but /health gets its server span first, and the request
+  // id is its trace id.
+  if (telemetryRunning()) app.use(traceRequests());
   app.use(requestId(input.traceId ?? activeTraceId));
   const observer = input.responseObserver;
   if (observer) {

@@ -5,6 +5,7 @@ import type { Database } from './platform/db/database.js';
 import { migrate } from './platform/db/migrator.js';
 import { createPgliteDatabase } from './platform/db/pglite.js';
 import { createPostgresDatabase } from './platform/db/postgres.js';
+import { traceRedisCommands } from './platform/telemetry/redis.js';
 import { LogMailer, SmtpMailer, type Mailer } from './platform/mail/mailer.js';
 
 export interface Runtime {
@@ -18,6 +19,7 @@ export interface Runtime {
  * A Redis client that fails fast: no offline queue (a command while disconnected errors at once)
  * and a command timeout (a hung server cannot hold a request), reconnecting in the background.
  * `keyPrefix` namespaces every key (tests give each app its own, since they share one Redis).
+ * Its commands are traced within traced requests.
  */
 export function createRedis(url: string, logger: Logger, opts: { keyPrefix?: string } = {}): Redis {
   const redis = new Redis(url, {
@@ -32,6 +34,7 @@ export function createRedis(url: string, logger: Logger, opts: { keyPrefix?: str
   redis.on('error', (err: Error) => {
     logger.warn({ err: { message: err.message } }, 'redis error');
   });
+  traceRedisCommands(redis);
   return redis;
 }
 

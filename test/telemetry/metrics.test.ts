@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueApiKey } from '../../src/features/api-keys/api-key.token.js';
 import { METRIC } from '../../src/platform/telemetry/metrics.js';
 import { createTestApp, FakeClock, type TestApp } from '../support/app.js';
+import { onPostgres } from '../support/backend.js';
 import { insertApiKey, ownerWithTenant, SessionClient, uniqueEmail } from '../support/factories.js';
 
 const QUOTA = 2;
@@ -132,5 +133,35 @@ describe('metrics', () => {
       },
     );
     expect(moved).toEqual({ succeeded: 1, malformed: 1, invalid: 1, revoked: 1, expired: 1 });
+  });
+
+  it('when requests are served, then the HTTP duration is recorded per method, route and status, and each statement in the database duration', async () => {
+    const { tenantId } = await ownerWithTenant(t);
+    const key = await insertApiKey(t, tenantId, ['read']);
+    const count = (name: string, wanted: Record<string, string | number>) => async () => (await histogramTotals(name, wanted)).count;
+    const moved = await deltas(
+      {
+        listed: count('http.server.request.duration', { 'http.request.method': 'GET', 'http.route': '/v1/incidents', 'http.response.status_code': 200 }),
+        unknown: count('http.server.request.duration', { 'http.request.method': 'GET', 'http.response.status_code': 404 }),
+        selects: count('db.client.operation.duration', { 'db.system.name': 'postgresql', 'db.operation.name': 'SELECT' }),
+      },
+      async () => {
+        expect((await t.request().get('/v1/incidents').set('x-api-key', key)).status).toBe(200);
+        expect((await t.request().get('/v1/no-such-thing').set('x-api-key', key)).status).toBe(404);
+      },
+    );
+    // The list's own SELECT and the key lookup at least.
+    expect(moved.listed).toBe(1);
+    expect(moved.unknown).toBe(1);
+    expect(moved.selects).toBeGreaterThanOrEqual(2);
+    const unmatched = await histogramTotals('http.server.request.duration', { 'http.response.status_code': 404 });
+    expect(unmatched.sum).toBeGreaterThan(0);
+  });
+
+  it.runIf(onPostgres)('observes the pool: connections by state and waiting checkouts', async () => {
+    expect((await t.request().get('/v1/incidents').set('x-api-key', await insertApiKey(t, (await ownerWithTenant(t)).tenantId, ['read']))).status).toBe(200);
+    // The request's connection went back to the pool: at least one idle, none waiting.
+    expect(await counterValue('db.client.connection.count', { 'db.client.connection.state': 'idle' })).toBeGreaterThanOrEqual(1);
+    expect(await counterValue('db.client.connection.pending_requests')).toBe(0);
   });
 });

@@ -1,23 +1,15 @@
 /**
- * The server's own SDK set-up (src/platform/telemetry/sdk.ts: same instrumentations, propagator
- * and redaction) with in-memory destinations. A telemetry test file imports this module FIRST,
- * before anything that loads the app, so the instrumentations are in place when express, pg and
- * ioredis load. Each test file runs in its own process (vitest forks, isolate), so the global
- * providers registered here belong to that file alone.
- *
- * How the packages get patched: the server registers import-in-the-middle's loader hook
- * (src/telemetry.ts), which recognises a package only when it is imported by its bare name.
- * Vitest imports node_modules natively but by resolved file URL, so under Vitest that hook never
- * patches express. express, pg and ioredis are CommonJS, though, and the instrumentations also
- * install require-in-the-middle when they start: requiring each package once here patches the
- * very module objects (Router.prototype, Client.prototype, ...) that the app then imports.
+ * The server's own SDK set-up (src/platform/telemetry/sdk.ts: same providers and propagator) with
+ * in-memory destinations. A telemetry test file imports this module FIRST, before it builds an
+ * app, since the app traces its requests only when it finds the SDK running. Each test file runs
+ * in its own process (vitest forks, isolate), so the global providers registered here belong to
+ * that file alone.
  */
-import { createRequire } from 'node:module';
 import { SpanKind } from '@opentelemetry/api';
 import { DataPointType, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { vi } from 'vitest';
-import { INSTRUMENTED_PACKAGES } from '../../src/platform/telemetry/lifecycle.js';
+import { HTTP_SCOPE } from '../../src/platform/telemetry/http.js';
 import { startTelemetry } from '../../src/platform/telemetry/sdk.js';
 
 /** Collects on demand (`collect()`), exports nowhere. */
@@ -40,14 +32,6 @@ startTelemetry({
   spanProcessors: [new SimpleSpanProcessor(spanExporter)],
   metricReaders: [metricReader],
 });
-const require = createRequire(import.meta.url);
-for (const name of INSTRUMENTED_PACKAGES) require(name);
-
-export const HTTP_SCOPE = '@opentelemetry/instrumentation-http';
-export const EXPRESS_SCOPE = '@opentelemetry/instrumentation-express';
-export const PG_SCOPE = '@opentelemetry/instrumentation-pg';
-export const IOREDIS_SCOPE = '@opentelemetry/instrumentation-ioredis';
-
 /**
  * The API's ESM and CommonJS builds each declare SpanKind (equal values, distinct enum types), and
  * the spans are typed with the CommonJS one; compare the numbers.
@@ -88,20 +72,20 @@ async function collected(name: string): Promise<MetricData | undefined> {
   return resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
 }
 
-function matches(attributes: Record<string, unknown>, wanted: Record<string, string>): boolean {
+function matches(attributes: Record<string, unknown>, wanted: Record<string, string | number>): boolean {
   return Object.entries(wanted).every(([k, v]) => attributes[k] === v);
 }
 
 /** The cumulative value of a counter over its data points whose attributes include `wanted`. */
-export async function counterValue(name: string, wanted: Record<string, string> = {}): Promise<number> {
+export async function counterValue(name: string, wanted: Record<string, string | number> = {}): Promise<number> {
   const metric = await collected(name);
   if (metric?.dataPointType !== DataPointType.SUM) return 0;
   return metric.dataPoints.filter((p) => matches(p.attributes, wanted)).reduce((sum, p) => sum + p.value, 0);
 }
 
-/** Count and sum of a histogram's recordings so far. */
-export async function histogramTotals(name: string): Promise<{ count: number; sum: number }> {
+/** Count and sum of a histogram's recordings so far, over its data points whose attributes include `wanted`. */
+export async function histogramTotals(name: string, wanted: Record<string, string | number> = {}): Promise<{ count: number; sum: number }> {
   const metric = await collected(name);
   if (metric?.dataPointType !== DataPointType.HISTOGRAM) return { count: 0, sum: 0 };
-  return metric.dataPoints.reduce((t, p) => ({ count: t.count + p.value.count, sum: t.sum + (p.value.sum ?? 0) }), { count: 0, sum: 0 });
+  return metric.dataPoints.filter((p) => matches(p.attributes, wanted)).reduce((t, p) => ({ count: t.count + p.value.count, sum: t.sum + (p.value.sum ?? 0) }), { count: 0, sum: 0 });
 }

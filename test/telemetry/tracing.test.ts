@@ -1,10 +1,12 @@
 // Must stay the first import: it starts the SDK before the app's modules load (see support.ts).
-import { descendsFrom, EXPRESS_SCOPE, IOREDIS_SCOPE, isKind, PG_SCOPE, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
+import { descendsFrom, isKind, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PGLITE_TRACER_NAME } from '../../src/platform/telemetry/database.js';
+import { DB_SCOPE } from '../../src/platform/telemetry/database.js';
+import { EXPRESS_SCOPE } from '../../src/platform/telemetry/http.js';
+import { REDIS_SCOPE } from '../../src/platform/telemetry/redis.js';
 import { ATTR_PRINCIPAL_TYPE, ATTR_TENANT_ID } from '../../src/platform/telemetry/tracing.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { onPostgres } from '../support/backend.js';
@@ -17,9 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-/** pg's instrumentation on PostgreSQL; the app's own PGlite spans on the embedded database. */
-const DB_SCOPE = onPostgres ? PG_SCOPE : PGLITE_TRACER_NAME;
 
 function dbSpans(trace: ReadableSpan[]): ReadableSpan[] {
   return trace.filter((s) => s.instrumentationScope.name === DB_SCOPE && isKind(s, SpanKind.CLIENT) && s.attributes['db.system.name'] === 'postgresql');
@@ -72,7 +71,7 @@ describe('tracing', () => {
     }
     if (onPostgres) {
       // The session lives in Redis under its id: spans name the command only.
-      const redis = trace.filter((s) => s.instrumentationScope.name === IOREDIS_SCOPE);
+      const redis = trace.filter((s) => s.instrumentationScope.name === REDIS_SCOPE);
       expect(redis.length).toBeGreaterThan(0);
       for (const span of redis) expect(span.attributes['db.query.text']).toMatch(/^[a-z]+$/);
     }
@@ -138,5 +137,20 @@ describe('tracing', () => {
     expect(server.parentSpanContext?.spanId).toBe(parentId);
     expect(server.parentSpanContext?.isRemote).toBe(true);
     expect(dbSpans(spansOfTrace(traceId)).every((s) => descendsFrom(s, server.spanContext().spanId, spansOfTrace(traceId)))).toBe(true);
+  });
+
+  it('when a query string carries a secret-looking value, then the server span keeps the query with that value redacted; /health is not traced', async () => {
+    const { owner } = await ownerWithTenant(t);
+    spanExporter.reset();
+    const res = await owner.get('/v1/incidents?status=open&token=s3cr3t-value');
+    const server = await serverSpanOf(requestIdOf(res));
+    expect(server.attributes['url.path']).toBe('/v1/incidents');
+    expect(server.attributes['url.query']).toBe('status=open&token=REDACTED');
+    expect(allAttributeText(spanExporter.getFinishedSpans())).not.toContain('s3cr3t-value');
+
+    spanExporter.reset();
+    expect((await t.request().get('/health')).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(spanExporter.getFinishedSpans().filter((s) => isKind(s, SpanKind.SERVER))).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { appTxLookup, appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
@@ -12,7 +13,7 @@ export interface PgliteOptions {
  * A transaction's statements run one after another in the order issued, as on a pipelining
  * PostgreSQL connection: `send` must not let a later statement overtake an earlier one.
  */
-function txQueryable(tx: Transaction): TxQueryable {
+function txQueryable(tx: Transaction, statementTrace: StatementTrace | null): TxQueryable {
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <R>(step: () => Promise<R>): Promise<R> => {
     const next = tail.then(step, step);
@@ -22,15 +23,17 @@ function txQueryable(tx: Transaction): TxQueryable {
   return transactionQueryable(
     <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> =>
       inOrder(async () => {
-        const res = await tx.query<T>(sql, params as unknown[] | undefined);
+        const res = await traced(statementTrace, sql, () => tx.query<T>(sql, params as unknown[] | undefined));
         return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
       }),
     (sql: string) =>
       inOrder(async () => {
-        await tx.exec(sql);
+        await traced(statementTrace, sql, () => tx.exec(sql));
       }),
   );
 }
+
+const TARGET: DbTarget = { prefix: 'pglite', namespace: 'pglite' };
 
 /**
  * The embedded default: PostgreSQL compiled to WASM, in this process. It has one connection, and
@@ -43,9 +46,14 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
   async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+    // Taken here, in the caller's context: PGlite may run the transaction from another request's.
+    const statementTrace = traceTransaction(TARGET);
     return pglite.transaction(async (tx) => {
-      if (preamble) await tx.exec(preamble.replace(/^BEGIN; /, ''));
-      const queryable = txQueryable(tx);
+      if (preamble) {
+        const settings = preamble.replace(/^BEGIN; /, '');
+        await traced(statementTrace, settings, () => tx.exec(settings));
+      }
+      const queryable = txQueryable(tx, statementTrace);
       const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;
       let result: T;
       try {

@@ -13,6 +13,8 @@ import {
   type TxQueryable,
   type TxSettings,
 } from './database.js';
+import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
+import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { parseTimestamptz } from './timestamps.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
@@ -69,7 +71,7 @@ function socketOf(client: pg.PoolClient): CorkableStream | null {
  * one at once instead of waiting for the previous answer: a request that issues its independent
  * statements together pays one round trip for them.
  */
-function txQueryable(client: pg.PoolClient, prepared: boolean): TxQueryable {
+function txQueryable(client: pg.PoolClient, prepared: boolean, statementTrace: StatementTrace | null): TxQueryable {
   const socket = socketOf(client);
   let corked = false;
   const uncork = (): void => {
@@ -85,16 +87,28 @@ function txQueryable(client: pg.PoolClient, prepared: boolean): TxQueryable {
       }
       const values = params as unknown[] | undefined;
       const name = prepared && values !== undefined && values.length > 0 ? statementName(sql) : undefined;
-      const res = name === undefined || values === undefined ? await client.query(sql, values) : await client.query({ name, text: sql, values });
+      const res = await traced(statementTrace, sql, () => (name === undefined || values === undefined ? client.query(sql, values) : client.query({ name, text: sql, values })));
       return toResult<T>(res);
     },
     async (sql: string) => {
-      await client.query(sql);
+      await traced(statementTrace, sql, () => client.query(sql));
     },
   );
 }
 
+/** The database name and server of a connection string, for statement spans. */
+function dbTarget(url: string): DbTarget {
+  try {
+    const u = new URL(url);
+    const port = u.port === '' ? 5432 : Number(u.port);
+    return { prefix: 'pg', namespace: decodeURIComponent(u.pathname.slice(1)) || undefined, serverAddress: u.hostname || undefined, serverPort: port };
+  } catch {
+    return { prefix: 'pg', namespace: undefined };
+  }
+}
+
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
+  const target = dbTarget(opts.url);
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolMax,
@@ -132,7 +146,17 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     });
   }
 
-  async function run<T>(preamble: string, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  // As spans show them: every literal is `?`, so one text per kind of transaction, redacted once.
+  const appPreambleText = redactSqlLiterals(appTxPreamble({ tenantId: null, userId: null }, opts.statementTimeoutMs));
+  const systemPreamble = `BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`;
+  const systemPreambleText = redactSqlLiterals(systemPreamble);
+
+  async function run<T>(
+    preamble: string,
+    preambleText: string,
+    lookup: TxLookup | null,
+    fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+  ): Promise<T> {
     let broken = false;
     // The next query on a client that reported an error fails, so the request gets 503 and the
     // client is discarded instead of going back to the pool.
@@ -140,13 +164,14 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       broken = true;
       opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database client error during a transaction');
     };
+    const statementTrace = traceTransaction(target);
     const client = await checkout(onError);
-    const tx = txQueryable(client, opts.preparedStatements);
+    const tx = txQueryable(client, opts.preparedStatements, statementTrace);
     try {
       // The lookup is sent right behind the preamble without waiting for its answer (one round
       // trip); being a prepared statement of its own, it runs once the preamble has set the role.
       // Corking the two into one write measured no difference, so the preamble leaves alone.
-      const opening = client.query(preamble);
+      const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
       await opening;
       const lookupRows = found === null ? [] : (await found).rows;
@@ -154,7 +179,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       // Sent at once, behind whatever the handler left in flight (usually in the same write). If
       // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
       // settle() reports the statement's error.
-      const commit = client.query('COMMIT');
+      const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
       await tx.settle();
       const committed = await commit;
@@ -166,7 +191,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       // what the request reports.
       await tx.settle().catch(() => undefined);
       try {
-        await client.query('ROLLBACK');
+        await traced(statementTrace, 'ROLLBACK', () => client.query('ROLLBACK'));
       } catch {
         broken = true;
       }
@@ -177,15 +202,18 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     }
   }
 
+  const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
+
   return {
     kind: 'postgres',
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appTxLookup(settings), fn),
-    withSystemTx: (fn) => run(`BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`, null, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, appTxLookup(settings), fn),
+    withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
+      stopObservingPool();
       await pool.end();
     },
   };

@@ -9,6 +9,7 @@ import type { Action, Role } from '../rbac/authorize.js';
 import { enforce } from '../rbac/authorize.js';
 import { csrfTokenMatches, destroySession } from '../session/session.js';
 import { recordQuotaRejection } from '../telemetry/metrics.js';
+import { traceHandler } from '../telemetry/http.js';
 import { setRequestSpanAttributes } from '../telemetry/tracing.js';
 import type { Principal, RequestContext } from './context.js';
 import { AppError } from './errors.js';
@@ -145,7 +146,7 @@ export class RouteRegistry {
 
   account<B = undefined, Q = undefined, P = undefined>(spec: AccountRouteSpec<B, Q, P>): void {
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: false });
-    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+    this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
       if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
       checkCsrf(req);
       const now = this.deps.clock.now();
@@ -157,15 +158,15 @@ export class RouteRegistry {
       }
       if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
       const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
-      setRequestSpanAttributes(ctx);
+      setRequestSpanAttributes(req, ctx);
       const input = parseAll(spec, req);
       send(res, await spec.handler({ ctx, ...input, req }));
-    });
+    }));
   }
 
   tenant<B = undefined, Q = undefined, P = undefined>(spec: TenantRouteSpec<B, Q, P>): void {
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: spec.apiKeys ?? false });
-    this.router[spec.method](spec.path, async (req: Request, res: Response) => {
+    this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
       const now = this.deps.clock.now();
       const apiKey = req.apiKey;
       if (apiKey !== undefined && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
@@ -211,7 +212,7 @@ export class RouteRegistry {
               const role = await checkMembership(req, opened.lookupRows, spec.tenant);
               ctx.tenant = { id: resolvedTenant, role };
             }
-            setRequestSpanAttributes(ctx);
+            setRequestSpanAttributes(req, ctx);
             if (spec.idempotent && idem === null) {
               const key = parseIdempotencyKey(req.get('idempotency-key'));
               if (key !== null) {
@@ -273,7 +274,7 @@ export class RouteRegistry {
         }
       }
       send(res, result);
-    });
+    }));
   }
 
   /** A quota rejection is audited once per tenant per day, after the write rolled back. */

@@ -1,4 +1,4 @@
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, metrics, SpanKind, SpanStatusCode, trace, type BatchObservableResult, type Tracer } from '@opentelemetry/api';
 import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_NAME,
@@ -6,9 +6,12 @@ import {
   ATTR_DB_RESPONSE_STATUS_CODE,
   ATTR_DB_SYSTEM_NAME,
   ATTR_ERROR_TYPE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from '@opentelemetry/semantic-conventions';
-import type { Database, Queryable, QueryResult, TxOpened } from '../db/database.js';
+import type { Database, Queryable, TxOpened } from '../db/database.js';
+import { histogramOf } from './instruments.js';
 import { redactSqlLiterals, sqlOperation } from './tracing.js';
 
 /** Callbacks waiting for the commit of the transaction that registered them. */
@@ -23,75 +26,144 @@ export function afterCommit(tx: Queryable, fn: () => void): void {
   pendingByTx.get(tx)?.push(fn);
 }
 
-/** PGlite runs in process: without these spans a trace on the embedded database shows no SQL. */
-export const PGLITE_TRACER_NAME = 'incident-tracker-api/pglite';
-const tracer = trace.getTracer(PGLITE_TRACER_NAME);
+/** The instrumentation scope of every statement span, on PostgreSQL and PGlite alike. */
+export const DB_SCOPE = 'incident-tracker-api/db';
 
-async function inQuerySpan<R>(sql: string, run: () => Promise<R>): Promise<R> {
-  // Like instrumentation-pg's requireParentSpan: no orphan spans (migrations, start-up).
-  if (!trace.getActiveSpan()) return run();
-  const operation = sqlOperation(sql);
-  return tracer.startActiveSpan(
-    `pglite.query:${operation}`,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-        [ATTR_DB_NAMESPACE]: 'pglite',
-        [ATTR_DB_OPERATION_NAME]: operation,
-        [ATTR_DB_QUERY_TEXT]: redactSqlLiterals(sql),
-      },
-    },
-    async (span) => {
-      try {
-        return await run();
-      } catch (err) {
-        // The SQLSTATE only: driver messages can quote values.
-        const code = (err as { code?: unknown } | null)?.code;
-        if (typeof code === 'string') span.setAttributes({ [ATTR_DB_RESPONSE_STATUS_CODE]: code, [ATTR_ERROR_TYPE]: code });
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw err;
-      } finally {
-        span.end();
-      }
-    },
-  );
+/** Which database a driver talks to, as statement spans name it. */
+export interface DbTarget {
+  /** Span names are `<prefix>.query:<OPERATION>`, as instrumentation-pg named them. */
+  prefix: 'pg' | 'pglite';
+  /** `db.namespace`: the database name. */
+  namespace: string | undefined;
+  serverAddress?: string | undefined;
+  serverPort?: number | undefined;
 }
 
-function tracedQueryable(tx: Queryable): Queryable {
-  return {
-    query<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      return inQuerySpan(sql, () => tx.query<T>(sql, params));
+/** Called as a statement is sent; the function it returns is called with its outcome. */
+export type StatementTrace = (sql: string) => (err?: unknown) => void;
+
+const durationHistogram = histogramOf(DB_SCOPE, 'db.client.operation.duration', {
+  description: 'Duration of database statements, from sending to the answer.',
+  unit: 's',
+  advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] },
+});
+
+/**
+ * Statement spans and durations for one transaction, taken when it opens: its statements become
+ * client spans beneath the span active then (the route's handler span). Explicit, not read from
+ * the async context per statement, because PGlite runs a queued transaction from whichever
+ * request started its queue. Null when nothing is traced (telemetry off, start-up, migrations):
+ * like instrumentation-pg's `requireParentSpan`, no orphan spans.
+ *
+ * Nothing of a statement's parameters reaches a span, and string literals in its text (the
+ * preamble inlines the tenant, user and lookup settings) are replaced by `?`.
+ */
+export function traceTransaction(target: DbTarget): StatementTrace | null {
+  const parent = context.active();
+  if (trace.getSpan(parent) === undefined) return null;
+  return (sql) => {
+    const operation = sqlOperation(sql);
+    const span = tracer().startSpan(
+      `${target.prefix}.query:${operation}${target.namespace === undefined ? '' : ` ${target.namespace}`}`,
+      { kind: SpanKind.CLIENT },
+      parent,
+    );
+    if (span.isRecording()) {
+      span.setAttributes({
+        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+        [ATTR_DB_NAMESPACE]: target.namespace,
+        [ATTR_DB_OPERATION_NAME]: operation,
+        [ATTR_DB_QUERY_TEXT]: sql.includes("'") ? redactSqlLiterals(sql) : sql,
+        [ATTR_SERVER_ADDRESS]: target.serverAddress,
+        [ATTR_SERVER_PORT]: target.serverPort,
+      });
+    }
+    const started = performance.now();
+    return (err?: unknown) => {
+      // The SQLSTATE only: driver messages can quote values.
+      const failed = err !== undefined;
+      const code = failed && typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+      const errorType = !failed ? undefined : typeof code === 'string' ? code : 'Error';
+      durationHistogram().record((performance.now() - started) / 1000, {
+        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+        [ATTR_DB_OPERATION_NAME]: operation,
+        ...(errorType === undefined ? {} : { [ATTR_ERROR_TYPE]: errorType }),
+      });
+      if (errorType !== undefined) {
+        span.setAttributes({ [ATTR_ERROR_TYPE]: errorType, ...(typeof code === 'string' ? { [ATTR_DB_RESPONSE_STATUS_CODE]: code } : {}) });
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    };
+  };
+}
+
+/** Runs one statement under `statementTrace` (which may be null: untraced). */
+export function traced<R>(statementTrace: StatementTrace | null, sql: string, run: () => Promise<R>): Promise<R> {
+  if (statementTrace === null) return run();
+  const done = statementTrace(sql);
+  const p = run();
+  p.then(
+    () => {
+      done();
     },
-    send<T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-      // Sent now; the span ends when the answer arrives. The inner send is what COMMIT waits for.
-      const p = inQuerySpan(sql, () => tx.send<T>(sql, params));
-      p.catch(() => undefined);
-      return p;
+    (err: unknown) => {
+      done(err);
     },
-    exec(sql: string): Promise<void> {
-      return inQuerySpan(sql, () => tx.exec(sql));
-    },
+  );
+  return p;
+}
+
+function tracer(): Tracer {
+  return trace.getTracer(DB_SCOPE);
+}
+
+/** What a pool reports about its connections, read when metrics are collected. */
+export interface PoolGauges {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
+/**
+ * `db.client.connection.count` (by state, idle or used) and `db.client.connection.pending_requests`
+ * for a pool, observed when metrics are collected instead of counted on every checkout. Returns
+ * what stops observing it (the pool closed).
+ */
+export function observePool(pool: PoolGauges, poolName: string): () => void {
+  const meter = metrics.getMeter(DB_SCOPE);
+  const count = meter.createObservableUpDownCounter('db.client.connection.count', { description: 'Connections in the pool, by state.', unit: '{connection}' });
+  const pending = meter.createObservableUpDownCounter('db.client.connection.pending_requests', {
+    description: 'Checkouts waiting for a connection.',
+    unit: '{request}',
+  });
+  const observe = (result: BatchObservableResult): void => {
+    const pool_ = { 'db.client.connection.pool.name': poolName };
+    result.observe(count, pool.idleCount, { ...pool_, 'db.client.connection.state': 'idle' });
+    result.observe(count, pool.totalCount - pool.idleCount, { ...pool_, 'db.client.connection.state': 'used' });
+    result.observe(pending, pool.waitingCount, pool_);
+  };
+  meter.addBatchObservableCallback(observe, [count, pending]);
+  return () => {
+    meter.removeBatchObservableCallback(observe, [count, pending]);
   };
 }
 
 /**
- * The app's view of the database: every transaction supports `afterCommit`, and on PGlite every
- * statement gets a client span shaped like instrumentation-pg's (which only sees the `pg`
- * driver). Callbacks run in registration order; one that throws is ignored, since the change is
- * already committed and the request must still succeed.
+ * The app's view of the database: every transaction supports `afterCommit`. Callbacks run in
+ * registration order; one that throws is ignored, since the change is already committed and the
+ * request must still succeed.
  */
 export function observeDatabase(db: Database): Database {
-  const traced = db.kind === 'pglite';
   async function run<T>(
     open: (inner: (raw: Queryable, opened: TxOpened) => Promise<T>) => Promise<T>,
     fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
   ): Promise<T> {
     const callbacks: (() => void)[] = [];
     // Bound to the caller's context: PGlite runs queued transactions from whichever request
-    // started its queue, which would otherwise parent this request's spans under another trace.
-    const inner = context.bind(context.active(), (raw: Queryable, opened: TxOpened): Promise<T> => {
-      const tx = traced ? tracedQueryable(raw) : raw;
+    // started its queue, and a pool hands a released client to the next waiting request from
+    // the releasing one's; the handler must run in its own request's context.
+    const inner = context.bind(context.active(), (tx: Queryable, opened: TxOpened): Promise<T> => {
       pendingByTx.set(tx, callbacks);
       return fn(tx, opened);
     });

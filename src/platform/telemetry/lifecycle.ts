@@ -1,15 +1,13 @@
-/**
- * The packages the SDK instruments that the app imports as ES modules. `src/telemetry.ts` limits
- * the import-in-the-middle loader hook to them (every other module loads untouched), and the
- * telemetry tests load them through `require` so the require hook patches them.
- */
-export const INSTRUMENTED_PACKAGES = ['express', 'pg', 'ioredis'] as const;
-
 let shutdownHook: (() => Promise<void>) | null = null;
 
 /** Called by the SDK set-up; kept apart from it so `main.ts` need not load the SDK when it is off. */
 export function setTelemetryShutdown(hook: () => Promise<void>): void {
   shutdownHook = hook;
+}
+
+/** True once the SDK has started (and until it is shut down): the app then traces its requests. */
+export function telemetryRunning(): boolean {
+  return shutdownHook !== null;
 }
 
 /** Flushes buffered spans and metrics and stops the SDK; a no-op when telemetry is off. */

@@ -1,6 +1,7 @@
-import { context, isSpanContextValid, trace, type Span } from '@opentelemetry/api';
-import { getRPCMetadata } from '@opentelemetry/core';
+import { isSpanContextValid, trace, type Span } from '@opentelemetry/api';
+import type { Request } from 'express';
 import type { RequestContext } from '../http/context.js';
+import { serverSpanOf } from './http.js';
 
 /** Span attributes this service adds to the request's spans (see README, Observability). */
 export const ATTR_TENANT_ID = 'app.tenant.id';
@@ -21,10 +22,10 @@ export function activeTraceId(): string | null {
  * them: on the HTTP server span (so traces can be searched by tenant) and on the active span if
  * that is another one. Ids and types only, never credentials.
  */
-export function setRequestSpanAttributes(ctx: Pick<RequestContext, 'principal' | 'tenant'>): void {
-  const active = context.active();
-  const server = getRPCMetadata(active)?.span;
-  const current = trace.getSpan(active);
+export function setRequestSpanAttributes(req: Request, ctx: Pick<RequestContext, 'principal' | 'tenant'>): void {
+  const server = serverSpanOf(req);
+  if (server === undefined) return;
+  const current = trace.getActiveSpan();
   const attributes = { [ATTR_PRINCIPAL_TYPE]: ctx.principal.type, ...(ctx.tenant ? { [ATTR_TENANT_ID]: ctx.tenant.id } : {}) };
   const targets = new Set<Span>([server, current].filter((s): s is Span => s !== undefined));
   for (const span of targets) span.setAttributes(attributes);
@@ -39,7 +40,7 @@ export function redactSqlLiterals(sql: string): string {
   return sql.replace(/'(?:[^']|'')*'/g, '?');
 }
 
-/** `SELECT`, `INSERT`, ...: the first keyword, as instrumentation-pg names its spans. */
+/** `SELECT`, `INSERT`, ...: the first keyword, as instrumentation-pg named its spans. */
 export function sqlOperation(sql: string): string {
   const first = /^\s*([A-Za-z]+)/.exec(sql)?.[1];
   return first ? first.toUpperCase() : 'QUERY';
