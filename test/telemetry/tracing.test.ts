@@ -1,9 +1,11 @@
 // Must stay the first import: it starts the SDK before the app's modules load (see support.ts).
 import { descendsFrom, isKind, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SpanKind } from '@opentelemetry/api';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DB_SCOPE } from '../../src/platform/telemetry/database.js';
 import { EXPRESS_SCOPE } from '../../src/platform/telemetry/http.js';
 import { REDIS_SCOPE } from '../../src/platform/telemetry/redis.js';
@@ -152,5 +154,33 @@ describe('tracing', () => {
     expect((await t.request().get('/health')).status).toBe(200);
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(spanExporter.getFinishedSpans().filter((s) => isKind(s, SpanKind.SERVER))).toEqual([]);
+  });
+
+  it('when the client goes away before the response is complete, then the server span ends as an error with error.type aborted', async () => {
+    const server = createServer(t.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      spanExporter.reset();
+      const { port } = server.address() as AddressInfo;
+      // A body announced at 100 bytes of which 10 arrive: the request is still being read when
+      // the connection closes.
+      const socket = connect(port, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.write('POST /v1/incidents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      socket.destroy();
+      const span = await vi.waitFor(
+        () => {
+          const found = spanExporter.getFinishedSpans().find((s) => isKind(s, SpanKind.SERVER) && s.attributes['url.path'] === '/v1/incidents');
+          if (!found) throw new Error('no server span yet');
+          return found;
+        },
+        { timeout: 5000, interval: 20 },
+      );
+      expect(span.attributes['error.type']).toBe('aborted');
+      expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
