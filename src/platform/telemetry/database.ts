@@ -1,4 +1,4 @@
-import { context, metrics, SpanKind, SpanStatusCode, trace, type BatchObservableResult, type Tracer } from '@opentelemetry/api';
+import { context, metrics, SpanKind, SpanStatusCode, trace, type BatchObservableResult } from '@opentelemetry/api';
 import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_NAME,
@@ -39,6 +39,9 @@ export interface DbTarget {
   serverPort?: number | undefined;
 }
 
+// The API's proxy tracer: it finds the SDK's once one is registered, so it can be taken at import.
+const tracer = trace.getTracer(DB_SCOPE);
+
 /** Called as a statement is sent; the function it returns is called with its outcome. */
 export type StatementTrace = (sql: string) => (err?: unknown) => void;
 
@@ -63,7 +66,7 @@ export function traceTransaction(target: DbTarget): StatementTrace | null {
   if (trace.getSpan(parent) === undefined) return null;
   return (sql) => {
     const operation = sqlOperation(sql);
-    const span = tracer().startSpan(
+    const span = tracer.startSpan(
       `${target.prefix}.query:${operation}${target.namespace === undefined ? '' : ` ${target.namespace}`}`,
       { kind: SpanKind.CLIENT },
       parent,
@@ -112,10 +115,6 @@ export function traced<R>(statementTrace: StatementTrace | null, sql: string, ru
     },
   );
   return p;
-}
-
-function tracer(): Tracer {
-  return trace.getTracer(DB_SCOPE);
 }
 
 /** What a pool reports about its connections, read when metrics are collected. */

@@ -1,6 +1,7 @@
-import { metrics, type Counter, type Histogram, type MeterProvider } from '@opentelemetry/api';
+import type { Counter, Histogram } from '@opentelemetry/api';
 import type { Queryable } from '../db/database.js';
 import { afterCommit } from './database.js';
+import { perMeterProvider } from './instruments.js';
 
 /**
  * The product's own metrics. Names are listed in the README (Observability). Attributes are
@@ -33,18 +34,10 @@ interface Instruments {
 // Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
 const TIME_TO_RESOLVE_BUCKETS_S = [60, 300, 900, 1800, 3600, 7200, 14_400, 28_800, 86_400, 259_200, 604_800];
 
-let cached: { provider: MeterProvider; instruments: Instruments } | null = null;
-
-/**
- * Instruments of the currently registered meter provider. The API hands out no-op meters until an
- * SDK registers one, so the instruments are (re)created when the provider changes instead of
- * being fixed at import time.
- */
-function instruments(): Instruments {
-  const provider = metrics.getMeterProvider();
-  if (cached?.provider === provider) return cached.instruments;
-  const meter = provider.getMeter('incident-tracker-api');
-  const created: Instruments = {
+/** The instruments of the currently registered meter provider (see `perMeterProvider`). */
+const instruments = perMeterProvider(
+  'incident-tracker-api',
+  (meter): Instruments => ({
     loginAttempts: meter.createCounter(METRIC.loginAttempts, { description: 'Password logins by outcome (succeeded, failed).', unit: '{attempt}' }),
     lockouts: meter.createCounter(METRIC.lockouts, { description: 'Login lockouts started (10 consecutive failures for one email).', unit: '{lockout}' }),
     apiKeyAuthentications: meter.createCounter(METRIC.apiKeyAuthentications, {
@@ -60,10 +53,8 @@ function instruments(): Instruments {
       advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
     }),
     auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
-  };
-  cached = { provider, instruments: created };
-  return created;
-}
+  }),
+);
 
 /** Counts one API key check. Recorded at once: a refused key rolls its transaction back. */
 export function recordApiKeyAuthentication(outcome: ApiKeyOutcome): void {
