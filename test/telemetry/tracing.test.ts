@@ -1,12 +1,12 @@
 // Must stay the first import: it starts the SDK before the app's modules load (see support.ts).
-import { descendsFrom, isKind, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
+import { descendsFrom, histogramTotals, isKind, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DB_SCOPE } from '../../src/platform/telemetry/database.js';
+import { DB_SCOPE, traced, traceTransaction, type DbTarget } from '../../src/platform/telemetry/database.js';
 import { EXPRESS_SCOPE } from '../../src/platform/telemetry/http.js';
 import { REDIS_SCOPE } from '../../src/platform/telemetry/redis.js';
 import { ATTR_PRINCIPAL_TYPE, ATTR_TENANT_ID } from '../../src/platform/telemetry/tracing.js';
@@ -182,5 +182,31 @@ describe('tracing', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('when a statement fails, then its span ends as an error with the SQLSTATE alone, and its duration is counted under that error.type', async () => {
+    const target: DbTarget = { prefix: 'pg', namespace: 'incidents_it', serverAddress: 'db.internal', serverPort: 5432 };
+    const failed = { 'db.operation.name': 'INSERT', 'error.type': '23505' };
+    const before = await histogramTotals('db.client.operation.duration', failed);
+    const duplicate = Object.assign(new Error('duplicate key value violates unique constraint "t_pkey": Key (email)=(secret@example.com)'), { code: '23505' });
+    const traceId = await trace.getTracer('test').startActiveSpan('parent', async (parent) => {
+      const statements = traceTransaction(target);
+      // The same text twice: the second span is built from the first one's cached shape.
+      await expect(traced(statements, "INSERT INTO t (email) VALUES ('secret@example.com')", () => Promise.reject(duplicate))).rejects.toBe(duplicate);
+      await traced(statements, "INSERT INTO t (email) VALUES ('secret@example.com')", () => Promise.resolve());
+      parent.end();
+      return parent.spanContext().traceId;
+    });
+
+    const spans = spansOfTrace(traceId).filter((s) => s.instrumentationScope.name === DB_SCOPE);
+    expect(spans.map((s) => s.name)).toEqual(['pg.query:INSERT incidents_it', 'pg.query:INSERT incidents_it']);
+    const [bad, good] = spans;
+    expect(bad?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(bad?.attributes).toMatchObject({ 'error.type': '23505', 'db.response.status_code': '23505', 'db.query.text': 'INSERT INTO t (email) VALUES (?)' });
+    expect(good?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(good?.attributes['error.type']).toBeUndefined();
+    expect(good?.attributes).toMatchObject({ 'db.namespace': 'incidents_it', 'server.address': 'db.internal', 'server.port': 5432 });
+    expect(allAttributeText(spans)).not.toContain('secret');
+    expect((await histogramTotals('db.client.operation.duration', failed)).count - before.count).toBe(1);
   });
 });

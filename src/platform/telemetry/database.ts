@@ -1,4 +1,4 @@
-import { context, metrics, SpanKind, SpanStatusCode, trace, type BatchObservableResult } from '@opentelemetry/api';
+import { context, metrics, SpanKind, SpanStatusCode, trace, type Attributes, type BatchObservableResult } from '@opentelemetry/api';
 import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_NAME,
@@ -51,6 +51,44 @@ const durationHistogram = histogramOf(DB_SCOPE, 'db.client.operation.duration', 
   advice: { explicitBucketBoundaries: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] },
 });
 
+/** What a statement's spans and durations carry, derived from its text once. */
+interface StatementShape {
+  spanName: string;
+  spanAttributes: Attributes;
+  metricAttributes: Attributes;
+}
+
+/** Statement texts are few (a handful per route, the bounded set the pool prepares). */
+const MAX_SHAPES = 500;
+const shapesByTarget = new WeakMap<DbTarget, Map<string, StatementShape>>();
+
+function shapeOf(target: DbTarget, sql: string): StatementShape {
+  let shapes = shapesByTarget.get(target);
+  if (shapes === undefined) {
+    shapes = new Map();
+    shapesByTarget.set(target, shapes);
+  }
+  const known = shapes.get(sql);
+  if (known !== undefined) return known;
+  const operation = sqlOperation(sql);
+  // Shared by every span and measurement of this text: the SDK copies span attributes and keeps
+  // metric attributes as they are, so these objects are never changed after this.
+  const shape: StatementShape = {
+    spanName: `${target.prefix}.query:${operation}${target.namespace === undefined ? '' : ` ${target.namespace}`}`,
+    spanAttributes: Object.freeze({
+      [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
+      [ATTR_DB_NAMESPACE]: target.namespace,
+      [ATTR_DB_OPERATION_NAME]: operation,
+      [ATTR_DB_QUERY_TEXT]: sql.includes("'") ? redactSqlLiterals(sql) : sql,
+      [ATTR_SERVER_ADDRESS]: target.serverAddress,
+      [ATTR_SERVER_PORT]: target.serverPort,
+    }),
+    metricAttributes: Object.freeze({ [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL, [ATTR_DB_OPERATION_NAME]: operation }),
+  };
+  if (shapes.size < MAX_SHAPES) shapes.set(sql, shape);
+  return shape;
+}
+
 /**
  * Statement spans and durations for one transaction, taken when it opens: its statements become
  * client spans beneath the span active then (the route's handler span). Explicit, not read from
@@ -59,43 +97,29 @@ const durationHistogram = histogramOf(DB_SCOPE, 'db.client.operation.duration', 
  * like instrumentation-pg's `requireParentSpan`, no orphan spans.
  *
  * Nothing of a statement's parameters reaches a span, and string literals in its text (the
- * preamble inlines the tenant, user and lookup settings) are replaced by `?`.
+ * preamble inlines the tenant, user and lookup settings) are replaced by `?`. The name and
+ * attributes of a text are worked out once (`shapeOf`).
  */
 export function traceTransaction(target: DbTarget): StatementTrace | null {
   const parent = context.active();
   if (trace.getSpan(parent) === undefined) return null;
   return (sql) => {
-    const operation = sqlOperation(sql);
-    const span = tracer.startSpan(
-      `${target.prefix}.query:${operation}${target.namespace === undefined ? '' : ` ${target.namespace}`}`,
-      { kind: SpanKind.CLIENT },
-      parent,
-    );
-    if (span.isRecording()) {
-      span.setAttributes({
-        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-        [ATTR_DB_NAMESPACE]: target.namespace,
-        [ATTR_DB_OPERATION_NAME]: operation,
-        [ATTR_DB_QUERY_TEXT]: sql.includes("'") ? redactSqlLiterals(sql) : sql,
-        [ATTR_SERVER_ADDRESS]: target.serverAddress,
-        [ATTR_SERVER_PORT]: target.serverPort,
-      });
-    }
+    const shape = shapeOf(target, sql);
+    const span = tracer.startSpan(shape.spanName, { kind: SpanKind.CLIENT, attributes: shape.spanAttributes }, parent);
     const started = performance.now();
     return (err?: unknown) => {
-      // The SQLSTATE only: driver messages can quote values.
-      const failed = err !== undefined;
-      const code = failed && typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-      const errorType = !failed ? undefined : typeof code === 'string' ? code : 'Error';
-      durationHistogram().record((performance.now() - started) / 1000, {
-        [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
-        [ATTR_DB_OPERATION_NAME]: operation,
-        ...(errorType === undefined ? {} : { [ATTR_ERROR_TYPE]: errorType }),
-      });
-      if (errorType !== undefined) {
-        span.setAttributes({ [ATTR_ERROR_TYPE]: errorType, ...(typeof code === 'string' ? { [ATTR_DB_RESPONSE_STATUS_CODE]: code } : {}) });
-        span.setStatus({ code: SpanStatusCode.ERROR });
+      const seconds = (performance.now() - started) / 1000;
+      if (err === undefined) {
+        durationHistogram().record(seconds, shape.metricAttributes);
+        span.end();
+        return;
       }
+      // The SQLSTATE only: driver messages can quote values.
+      const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+      const errorType = typeof code === 'string' ? code : 'Error';
+      durationHistogram().record(seconds, { ...shape.metricAttributes, [ATTR_ERROR_TYPE]: errorType });
+      span.setAttributes({ [ATTR_ERROR_TYPE]: errorType, ...(typeof code === 'string' ? { [ATTR_DB_RESPONSE_STATUS_CODE]: code } : {}) });
+      span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     };
   };
