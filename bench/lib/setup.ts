@@ -64,7 +64,7 @@ export function benchDatabaseUrl(adminUrl: string): string {
   return url.toString();
 }
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-setup' });
   await client.connect();
   try {
@@ -74,7 +74,7 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-async function benchDatabaseSeeded(adminUrl: string): Promise<boolean> {
+export async function benchDatabaseSeeded(adminUrl: string): Promise<boolean> {
   const exists = await withClient(adminUrl, (c) => c.query('SELECT 1 FROM pg_database WHERE datname = $1', [BENCH_DATABASE]));
   if (exists.rowCount === 0) return false;
   return withClient(benchDatabaseUrl(adminUrl), async (c) => {
