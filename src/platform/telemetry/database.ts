@@ -68,9 +68,12 @@ function shapeOf(target: DbTarget, sql: string): StatementShape {
     shapes = new Map();
     shapesByTarget.set(target, shapes);
   }
-  const known = shapes.get(sql);
+  // Keyed by the redacted text: a text with literals in it (PGlite's preamble inlines the tenant,
+  // user and lookup values) is one entry, and no value is kept.
+  const text = sql.includes("'") ? redactSqlLiterals(sql) : sql;
+  const known = shapes.get(text);
   if (known !== undefined) return known;
-  const operation = sqlOperation(sql);
+  const operation = sqlOperation(text);
   // Shared by every span and measurement of this text: the SDK copies span attributes and keeps
   // metric attributes as they are, so these objects are never changed after this.
   const shape: StatementShape = {
@@ -79,13 +82,13 @@ function shapeOf(target: DbTarget, sql: string): StatementShape {
       [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL,
       [ATTR_DB_NAMESPACE]: target.namespace,
       [ATTR_DB_OPERATION_NAME]: operation,
-      [ATTR_DB_QUERY_TEXT]: sql.includes("'") ? redactSqlLiterals(sql) : sql,
+      [ATTR_DB_QUERY_TEXT]: text,
       [ATTR_SERVER_ADDRESS]: target.serverAddress,
       [ATTR_SERVER_PORT]: target.serverPort,
     }),
     metricAttributes: Object.freeze({ [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL, [ATTR_DB_OPERATION_NAME]: operation }),
   };
-  if (shapes.size < MAX_SHAPES) shapes.set(sql, shape);
+  if (shapes.size < MAX_SHAPES) shapes.set(text, shape);
   return shape;
 }
 
