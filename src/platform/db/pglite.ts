@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
+import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { appTxLookup, appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
@@ -51,7 +52,8 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     return pglite.transaction(async (tx) => {
       if (preamble) {
         const settings = preamble.replace(/^BEGIN; /, '');
-        await traced(statementTrace, settings, () => tx.exec(settings));
+        // As spans show it, with the inlined tenant, user and lookup values redacted.
+        await traced(statementTrace, statementTrace === null ? settings : redactSqlLiterals(settings), () => tx.exec(settings));
       }
       const queryable = txQueryable(tx, statementTrace);
       const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;

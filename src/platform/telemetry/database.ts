@@ -68,11 +68,9 @@ function shapeOf(target: DbTarget, sql: string): StatementShape {
     shapes = new Map();
     shapesByTarget.set(target, shapes);
   }
-  // Keyed by the redacted text: a text with literals in it (PGlite's preamble inlines the tenant,
-  // user and lookup values) is one entry, and no value is kept.
-  const text = sql.includes("'") ? redactSqlLiterals(sql) : sql;
-  const known = shapes.get(text);
+  const known = shapes.get(sql);
   if (known !== undefined) return known;
+  const text = sql.includes("'") ? redactSqlLiterals(sql) : sql;
   const operation = sqlOperation(text);
   // Shared by every span and measurement of this text: the SDK copies span attributes and keeps
   // metric attributes as they are, so these objects are never changed after this.
@@ -88,7 +86,7 @@ function shapeOf(target: DbTarget, sql: string): StatementShape {
     }),
     metricAttributes: Object.freeze({ [ATTR_DB_SYSTEM_NAME]: DB_SYSTEM_NAME_VALUE_POSTGRESQL, [ATTR_DB_OPERATION_NAME]: operation }),
   };
-  if (shapes.size < MAX_SHAPES) shapes.set(text, shape);
+  if (shapes.size < MAX_SHAPES) shapes.set(sql, shape);
   return shape;
 }
 
@@ -128,7 +126,11 @@ export function traceTransaction(target: DbTarget): StatementTrace | null {
   };
 }
 
-/** Runs one statement under `statementTrace` (which may be null: untraced). */
+/**
+ * Runs one statement under `statementTrace` (which may be null: untraced). `sql` is the text the
+ * span shows, after redaction; each distinct text is cached, so a text must not carry values that
+ * vary per request: pass a preamble that inlines them already redacted (`redactSqlLiterals`).
+ */
 export function traced<R>(statementTrace: StatementTrace | null, sql: string, run: () => Promise<R>): Promise<R> {
   if (statementTrace === null) return run();
   const done = statementTrace(sql);
