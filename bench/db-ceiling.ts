@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { appTxLookup, appTxPreamble } from '../src/platform/db/database.js';
+import { log } from './lib/measure.js';
+import { parseOptions } from './lib/options.js';
 import { BENCH_DATABASE, benchDatabaseSeeded, withClient } from './lib/setup.js';
 import { median, round } from './lib/stats.js';
 
@@ -14,8 +16,9 @@ import { median, round } from './lib/stats.js';
  * preamble and API-key lookup, quota, the incident's and the audit chain head's row locks, the
  * UPDATE, a timeline event, the audit row with its chain head, COMMIT; in the app's three
  * pipelined round trips) beside B-update's bare UPDATE, on a copy of the seeded bench database,
- * 16 clients, interleaved rounds; then the transaction without each of its parts, so each part's
- * database cost is visible, and with its three writes folded into one statement. The texts mirror
+ * with `pnpm bench`'s `--connections`, `--rounds` and `--duration` (or `--quick`), interleaved;
+ * then the transaction without each of its parts, so each part's database cost is visible, and
+ * with its three writes folded into one statement. The texts mirror
  * src/ (the preamble and the lookup are imported; the others follow incidents.queries.ts,
  * usage.quota.ts and audit.ts), with literals for the parameters: one script per tenant and
  * incident, picked at random per transaction.
@@ -36,10 +39,8 @@ interface Pick {
   incidentId: string;
 }
 
-const args = new Map(process.argv.slice(2).map((a) => [a.replace(/^--/, '').split('=')[0] ?? '', a.split('=')[1] ?? '']));
-const rounds = Number(args.get('rounds') || 3);
-const seconds = Number(args.get('duration') || 8);
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const opts = parseOptions(process.argv.slice(2), process.env);
+const adminUrl = opts.adminDatabaseUrl;
 
 function pgbenchBinary(): string {
   if (process.env.PGBENCH) return process.env.PGBENCH;
@@ -58,6 +59,19 @@ function scripts(p: Pick): Record<string, string[]> {
   const preamble = appTxPreamble(settings, 5000).replace(/^BEGIN; /, '');
   const lookup = appTxLookup(settings);
   if (!lookup) throw new Error('no API-key lookup statement');
+  const update = `UPDATE incidents SET title = 'Ceiling ' || random()::text, severity = (ARRAY['SEV1','SEV2','SEV3','SEV4'])[1 + floor(random() * 4)::int],
+       updated_at = now(), version = version + 1 WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' RETURNING ${COLUMNS}`;
+  const timeline = `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
+       VALUES ('${p.tenantId}', '${p.incidentId}', 'severity_changed', 'Severity changed from SEV2 to SEV3.', now(), 'service_account', '${p.serviceAccountId}', now())`;
+  // The audit row and its chain head's move: one statement in the app (audit.ts), the head's seq
+  // taken from the locked head row.
+  const auditInsert = `INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
+           metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
+         VALUES (gen_random_uuid(), '${p.tenantId}', (SELECT seq + 1 FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}'), 'service_account',
+           '${p.serviceAccountId}', 'incident.updated', 'incident', '${p.incidentId}',
+           '{"changes": {"title": {"to": "Ceiling 1", "from": "Ceiling 0"}, "severity": {"to": "SEV3", "from": "SEV2"}}, "version": 35}',
+           '198.18.0.1', 'node', md5(random()::text), now(), md5(random()::text) || md5(random()::text), md5(random()::text) || md5(random()::text))`;
+  const headMove = `UPDATE audit_chain_heads SET seq = seq + 1, hash = md5(random()::text) || md5(random()::text), created_at = now() WHERE tenant_id = '${p.tenantId}'`;
   const parts = {
     open: ['BEGIN;', `${preamble};`, `${lit(lookup.sql, p.publicId)};`],
     // The tenant set directly, as a session request's preamble does: no key lookup.
@@ -72,29 +86,14 @@ function scripts(p: Pick): Record<string, string[]> {
       `SELECT ${COLUMNS} FROM incidents WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' FOR UPDATE;`,
       `SELECT seq, hash, created_at FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}' FOR UPDATE;`,
     ],
-    update: [
-      `UPDATE incidents SET title = 'Ceiling ' || random()::text, severity = (ARRAY['SEV1','SEV2','SEV3','SEV4'])[1 + floor(random() * 4)::int],
-       updated_at = now(), version = version + 1 WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' RETURNING ${COLUMNS};`,
-    ],
-    timeline: [
-      `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
-       VALUES ('${p.tenantId}', '${p.incidentId}', 'severity_changed', 'Severity changed from SEV2 to SEV3.', now(), 'service_account', '${p.serviceAccountId}', now());`,
-    ],
-    audit: [
-      `WITH event AS (
-         INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
-           metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
-         VALUES (gen_random_uuid(), '${p.tenantId}', (SELECT seq + 1 FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}'), 'service_account',
-           '${p.serviceAccountId}', 'incident.updated', 'incident', '${p.incidentId}',
-           '{"changes": {"title": {"to": "Ceiling 1", "from": "Ceiling 0"}, "severity": {"to": "SEV3", "from": "SEV2"}}, "version": 35}',
-           '198.18.0.1', 'node', md5(random()::text), now(), md5(random()::text) || md5(random()::text), md5(random()::text) || md5(random()::text)))
-       UPDATE audit_chain_heads SET seq = seq + 1, hash = md5(random()::text) || md5(random()::text), created_at = now() WHERE tenant_id = '${p.tenantId}';`,
-    ],
+    update: [`${update};`],
+    timeline: [`${timeline};`],
+    audit: [`WITH event AS (${auditInsert}) ${headMove};`],
   };
-  const unwrap = (sql: string): string => sql.trim().replace(/;$/, '');
-  const folded = `WITH u AS (${unwrap(parts.update[0] ?? '')}),
-      t AS (${unwrap(parts.timeline[0] ?? '')} RETURNING 1),
-      ${unwrap(parts.audit[0] ?? '').replace(/^WITH /, '').replace(/\)\s*UPDATE audit_chain_heads/, ' RETURNING 1) UPDATE audit_chain_heads')} AND (SELECT count(*) FROM u) + (SELECT count(*) FROM t) >= 0;`;
+  const folded = `WITH u AS (${update}),
+      t AS (${timeline} RETURNING 1),
+      event AS (${auditInsert} RETURNING 1)
+    ${headMove} AND (SELECT count(*) FROM u) + (SELECT count(*) FROM t) >= 0;`;
   const patch = (without: string[] = [], fold = false): string[] => {
     const pipe = (lines: string[]): string[] => (lines.length === 0 ? [] : ['\\startpipeline', ...lines, '\\endpipeline']);
     const keep = (name: Exclude<keyof typeof parts, 'openWithoutLookup'>): string[] => (without.includes(name) ? [] : parts[name]);
@@ -160,14 +159,16 @@ async function main(): Promise<void> {
     const url = new URL(copyUrl);
     const tps: Record<string, number[]> = {};
     const ratios: Record<string, number[]> = {};
-    console.log(`pgbench on ${COPY}: ${String(picks.length)} scripts per variant (${String(TENANTS)} tenants x ${String(INCIDENTS_PER_TENANT)} incidents), 16 clients, 2 threads, -M prepared, ${String(rounds)} x ${String(seconds)} s`);
-    for (let r = 0; r < rounds; r++) {
+    log(
+      `pgbench on ${COPY}: ${String(picks.length)} scripts per variant (${String(TENANTS)} tenants x ${String(INCIDENTS_PER_TENANT)} incidents), ${String(opts.connections)} clients, 2 threads, -M prepared, ${String(opts.rounds)} x ${String(opts.roundSeconds)} s`,
+    );
+    for (let r = 0; r < opts.rounds; r++) {
       let bare = Number.NaN;
       for (const [i, v] of variants.entries()) {
         const files = readdirSync(path.join(dir, String(i))).flatMap((f) => ['-f', path.join(dir, String(i), f)]);
         const run = spawnSync(
           pgbench,
-          ['-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username) || 'postgres', '-n', '-M', 'prepared', '-c', '16', '-j', '2', '-T', String(seconds), ...files, COPY],
+          ['-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username) || 'postgres', '-n', '-M', 'prepared', '-c', String(opts.connections), '-j', '2', '-T', String(opts.roundSeconds), ...files, COPY],
           { encoding: 'utf8', env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) } },
         );
         const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(run.stdout);
@@ -177,11 +178,11 @@ async function main(): Promise<void> {
         if (v === 'bare') bare = value;
         (tps[v] ??= []).push(value);
         (ratios[v] ??= []).push(value / bare);
-        console.log(`  round ${String(r + 1)}/${String(rounds)} ${v}: ${value.toFixed(0)} tps`);
+        log(`  round ${String(r + 1)}/${String(opts.rounds)} ${v}: ${value.toFixed(0)} tps`);
       }
     }
-    console.log('\nvariant                                   | tps (median) | / bare UPDATE (median of rounds)');
-    for (const v of variants) console.log(`${v.padEnd(41)} | ${median(tps[v] ?? []).toFixed(0).padStart(12)} | ${String(round(median(ratios[v] ?? []), 3))}`);
+    log('\nvariant                                   | tps (median) | / bare UPDATE (median of rounds)');
+    for (const v of variants) log(`${v.padEnd(41)} | ${median(tps[v] ?? []).toFixed(0).padStart(12)} | ${String(round(median(ratios[v] ?? []), 3))}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${COPY} WITH (FORCE)`));
@@ -189,6 +190,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { killAllNow, peakRssMb, stopAll, stopChild, type Child } from './lib/children.js';
 import { stopAllLoad } from './lib/load.js';
-import { ProbeError, type VariantResult } from './lib/measure.js';
+import { log, ProbeError, type VariantResult } from './lib/measure.js';
 import { parseOptions, SCENARIO_IDS, type BenchOptions, type ScenarioId } from './lib/options.js';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { ensureBuilt, PROFILE_DIR, RESULTS_DIR, startApp, startBaseline, telemetryAvailable, type AppProcess } from './lib/processes.js';
@@ -26,10 +26,6 @@ import { round } from './lib/stats.js';
  * baselines and the app as separate processes on 127.0.0.1, measures P1-P10 as ratios between
  * variants run side by side, prints a table and writes bench/results/latest.json.
  */
-
-const log = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
 
 let sink: OtlpSink | null = null;
 let cleaning: Promise<void> | null = null;

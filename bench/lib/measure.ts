@@ -35,6 +35,11 @@ export class ProbeError extends Error {
 
 export type Log = (line: string) => void;
 
+/** The harness's output: one line to stdout. */
+export const log: Log = (line) => {
+  process.stdout.write(`${line}\n`);
+};
+
 /** Sends a variant's first request once with fetch and checks that it succeeds. */
 export async function probe(v: VariantDef): Promise<void> {
   const first = v.requests(0)[0];

@@ -35,6 +35,8 @@ function txQueryable(tx: Transaction, statementTrace: StatementTrace | null): Tx
 }
 
 const TARGET: DbTarget = { prefix: 'pglite', namespace: 'pglite' };
+/** The settings statement as spans show it: every inlined value is `?`, so one text for all, redacted once. */
+const SETTINGS_TEXT = redactSqlLiterals(appTxPreamble({ tenantId: null, userId: null }).replace(/^BEGIN; /, ''));
 
 /**
  * The embedded default: PostgreSQL compiled to WASM, in this process. It has one connection, and
@@ -52,8 +54,7 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     return pglite.transaction(async (tx) => {
       if (preamble) {
         const settings = preamble.replace(/^BEGIN; /, '');
-        // As spans show it, with the inlined tenant, user and lookup values redacted.
-        await traced(statementTrace, statementTrace === null ? settings : redactSqlLiterals(settings), () => tx.exec(settings));
+        await traced(statementTrace, SETTINGS_TEXT, () => tx.exec(settings));
       }
       const queryable = txQueryable(tx, statementTrace);
       const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;
