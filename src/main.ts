@@ -20,7 +20,17 @@ async function main(): Promise<void> {
   const runtime = await createRuntime(config, logger);
   const built = buildApp({ config, logger, db: runtime.db, redis: runtime.redis, mailer: runtime.mailer });
 
-  const server: Server = built.app.listen(config.port, config.host, () => {
+  // Express 5 hands a listen error (port taken, no permission) to this callback instead of
+  // throwing: without the check the process would log "listening" and run without a socket.
+  const server: Server = built.app.listen(config.port, config.host, (err?: Error) => {
+    if (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? err.message;
+      process.stderr.write(`cannot listen on ${config.host}:${String(config.port)} (PORT): ${code}\n`);
+      logger.fatal({ port: config.port, host: config.host, code }, 'cannot listen');
+      built.close();
+      void runtime.close().finally(() => process.exit(1));
+      return;
+    }
     logger.info({ port: config.port, database: runtime.db.kind, sessions: runtime.redis ? 'redis' : 'memory' }, 'listening');
   });
   server.keepAliveTimeout = 5000;

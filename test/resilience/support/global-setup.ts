@@ -19,7 +19,7 @@ function newestMtime(dir: string): number {
  */
 export default async function setup(): Promise<void> {
   const main = path.join(REPO_ROOT, 'dist/src/main.js');
-  if (!existsSync(main)) throw new Error('dist/src/main.js is missing: run `pnpm build` before `pnpm test:resilience`');
+  if (!existsSync(main)) throw new Error('dist/src/main.js is missing: `pnpm test:resilience` builds it first; run `pnpm build`');
   if (newestMtime(path.join(REPO_ROOT, 'src')) > statSync(main).mtimeMs) {
     process.stderr.write('[resilience] warning: src/ changed after the last build; the suite runs dist/ (run `pnpm build`)\n');
   }
