@@ -1,22 +1,20 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { listenOnFreePort, type Listening } from '../support/listen.js';
 import { openApiOperations } from '../support/contract.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let t: TestApp;
-let server: Server;
+let server: Listening;
 let origin: string;
 let browser: Browser;
 
 beforeAll(async () => {
   t = await createTestApp();
-  server = t.app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await listenOnFreePort(t);
+  origin = server.origin;
   // The flags keep chromium off the network: this machine has none, and the page must not need it.
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -26,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser.close();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await server.close();
   await t.close();
 });
 
@@ -55,6 +53,29 @@ describe('API docs page in a browser', () => {
     const outside = requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'));
     expect(outside).toEqual([]);
     expect(consoleErrors).toEqual([]);
+    await page.close();
+  });
+
+  it('when a reader signs up through "Try it out", then a POST as that user works without pasting a CSRF token', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${origin}/docs`, { waitUntil: 'networkidle' });
+    await page.waitForSelector('.opblock', { timeout: 30_000 });
+
+    // Expands an operation, fills its JSON body, executes it and returns the status shown.
+    const tryItOut = async (blockId: string, body: object): Promise<string> => {
+      const block = page.locator(`#${blockId}`);
+      await block.locator('.opblock-summary').first().click();
+      await block.locator('button.try-out__btn').click();
+      await block.locator('textarea.body-param__text').fill(JSON.stringify(body));
+      await block.locator('button.execute').click();
+      const status = block.locator('.live-responses-table .response .response-col_status').first();
+      await status.waitFor({ timeout: 30_000 });
+      return (await status.textContent())?.trim() ?? '';
+    };
+
+    expect(await tryItOut('operations-Auth-signup', { email: 'reader@example.test', password: 'reads-the-docs-first', name: 'Reader' })).toBe('201');
+    // Signup rotated the session and its token; the page must have picked the new one up.
+    expect(await tryItOut('operations-Tenants-createTenant', { name: 'Docs Corp' })).toBe('201');
     await page.close();
   });
 });
