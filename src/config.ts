@@ -35,7 +35,7 @@ const envSchema = z.object({
   LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
   SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
   FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
-  // Default: one core left for everything else (PERFORMANCE.md P7), at least one hash at a time.
+  // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
   ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
   API_DOCS: bool.optional(),

@@ -111,7 +111,7 @@ describe('audit of auth events', () => {
   });
 });
 
-describe('secrets in logs (SECURITY.md 42)', () => {
+describe('secrets in logs (docs/security.md 42)', () => {
   it('when the suite has issued passwords, reset tokens, session cookies and CSRF tokens, then no log line and no audit row contains any of them', async () => {
     const email = uniqueEmail('logged');
     const passwords = [PASSWORD, 'first reset passphrase', 'second changed passphrase', 'a wrong guess for logs'];

@@ -1,5 +1,5 @@
 /**
- * SIGTERM, SECURITY.md 45: the server stops accepting at once, finishes what is in flight with
+ * SIGTERM, docs/security.md 45: the server stops accepting at once, finishes what is in flight with
  * its normal answers, closes the pool and Redis, and exits 0 within 10 s.
  */
 import { connect } from 'node:net';
@@ -36,7 +36,7 @@ function tryConnect(port: number): Promise<string> {
   });
 }
 
-describe('graceful shutdown (SECURITY.md 45)', () => {
+describe('graceful shutdown (docs/security.md 45)', () => {
   it('when SIGTERM arrives during slow requests, they complete normally, new connections are refused, and the process exits 0 within 10 s', async () => {
     const { server, db } = stack;
     const { owner, tenantId } = await ownerWithTenant(server.baseUrl);

@@ -1,5 +1,5 @@
 /**
- * Transaction-mode pooling, SECURITY.md 34-35 and ARCHITECTURE.md: the tenant-isolation checks
+ * Transaction-mode pooling, docs/security.md 34-35 and docs/architecture.md: the tenant-isolation checks
  * of test/tenancy/rls.test.ts, with the app's pool and the built server both connecting through
  * Debian's PgBouncer in transaction mode (two server connections shared by every client).
  * Tenant context, the app role and the timeouts are transaction-local, so nothing carries over
@@ -106,7 +106,7 @@ interface ServerSide {
 const SERVER_SIDE = `SELECT pg_backend_pid() AS pid, current_user AS role,
   NULLIF(current_setting('app.tenant_id', true), '') AS tenant, (SELECT count(*)::int FROM memberships) AS memberships`;
 
-describe('tenant isolation through PgBouncer in transaction mode (SECURITY.md 34, 35)', () => {
+describe('tenant isolation through PgBouncer in transaction mode (docs/security.md 34, 35)', () => {
   it("through the app's pool, tenant A's context sees only A and no context sees nothing", async () => {
     const a = world(0);
     const leaks = await withTenantTx(appPool, { tenantId: a.tenantId, userId: null }, (tx) => visibleOutside(tx, a.tenantId));

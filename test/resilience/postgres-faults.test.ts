@@ -1,5 +1,5 @@
 /**
- * PostgreSQL faults, SECURITY.md 44 and 46: connections terminated under load, the database
+ * PostgreSQL faults, docs/security.md 44 and 46: connections terminated under load, the database
  * gone and back, a saturated pool, and a write interrupted half-way through its transaction.
  * The process stays up, every failure is a clean 503 (never a 500 with internals), service
  * resumes within 5 s, and no interrupted transaction leaves part of itself behind.
@@ -83,7 +83,7 @@ async function timeToRecover(): Promise<number> {
   return performance.now() - started;
 }
 
-describe('PostgreSQL faults (SECURITY.md 44, 46)', () => {
+describe('PostgreSQL faults (docs/security.md 44, 46)', () => {
   it('when the app connections are terminated under load, every answer is a success or a clean 503, writes stay whole, and service resumes within 5 s', async () => {
     const pid = stack.server.pid;
     const before = await writeLedger(stack.db, tenantId);

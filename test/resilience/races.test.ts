@@ -1,5 +1,5 @@
 /**
- * Races at PostgreSQL's real concurrency, SECURITY.md 22, 39, 40 and 49: the built server on
+ * Races at PostgreSQL's real concurrency, docs/security.md 22, 39, 40 and 49: the built server on
  * PostgreSQL with a pool of ten, hit with simultaneous requests that all want the same single
  * outcome. Each race is decided by the database (unique constraints, conditional updates, row
  * locks), so exactly one (or exactly N) of them wins, whatever the interleaving.
@@ -36,7 +36,7 @@ async function count(sql: string, params: unknown[]): Promise<number> {
   return (await scenarioQuery<{ n: number }>(stack.db, `SELECT count(*)::int AS n FROM ${sql}`, params))[0]?.n ?? -1;
 }
 
-describe('races on PostgreSQL (SECURITY.md 22, 39, 40, 49)', () => {
+describe('races on PostgreSQL (docs/security.md 22, 39, 40, 49)', () => {
   it('when 20 signups with one email race, then exactly one account exists and the others get 409', async () => {
     const email = uniqueEmail('race');
     const clients = await visitors(20);

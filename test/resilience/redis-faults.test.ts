@@ -1,5 +1,5 @@
 /**
- * Redis (the session store) killed and hung, SECURITY.md 16 and 43: cookie-authenticated
+ * Redis (the session store) killed and hung, docs/security.md 16 and 43: cookie-authenticated
  * requests fail closed with 503 within 2 s and never continue as anonymous, API-key requests
  * (which need no session) keep working, and the app recovers on its own when Redis returns.
  */
@@ -91,7 +91,7 @@ async function timeToSessionsBack(): Promise<number> {
   return performance.now() - started;
 }
 
-describe('Redis faults (SECURITY.md 16, 43)', () => {
+describe('Redis faults (docs/security.md 16, 43)', () => {
   it('when Redis is killed, cookie requests get 503 within 2 s and never run as anonymous, API keys keep working, and a restart on the same port restores sessions without restarting the app', async () => {
     const pid = stack.server.pid;
     const cookie = owner.cookie;

@@ -1,5 +1,5 @@
 /**
- * SMTP down, SECURITY.md 47: forgot-password (and an invite) answer promptly while the mail
+ * SMTP down, docs/security.md 47: forgot-password (and an invite) answer promptly while the mail
  * server is unreachable; the mail is queued and retried, and delivered exactly once when the
  * server comes back on the same port.
  */
@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup.run());
 
-describe('SMTP down (SECURITY.md 47)', () => {
+describe('SMTP down (docs/security.md 47)', () => {
   it('when the SMTP server is down, forgot-password answers 202 promptly and the mail is delivered once it is back', async () => {
     const { server, sink } = stack;
     const email = uniqueEmail('forgot');

@@ -46,7 +46,7 @@ export interface TestApp {
 
 let validator: ResponseValidator | null = null;
 
-/** Captures every log line so tests can search them for leaked secrets (SECURITY.md 42). */
+/** Captures every log line so tests can search them for leaked secrets (docs/security.md 42). */
 const logSink = new Writable({
   write(chunk: Buffer, _enc, cb) {
     logCapture.push(chunk.toString('utf8'));

@@ -1,5 +1,5 @@
 /**
- * Cross-tenant matrix (API.md "Leak-resistant ids", SECURITY.md 31): for every route with an id in
+ * Cross-tenant matrix (docs/api-guide.md "Tenants, members and roles", docs/security.md 31): for every route with an id in
  * its path, another tenant's id and a random UUID get the same status and body (apart from
  * traceId), nothing changes, and 403 shows up only for an object that exists in the caller's own
  * tenant. A later feature adds one row per id route to ID_ROUTES, adds a seeded object to World

@@ -1,5 +1,5 @@
 /**
- * Tenant isolation in the database itself (SECURITY.md 33-35), checked through the app's own
+ * Tenant isolation in the database itself (docs/security.md 33-35), checked through the app's own
  * connection and role: every query here runs inside `withAppTx`/`withTenantTx`, the same path a
  * request takes, so nothing is filtered by the application.
  */
@@ -67,7 +67,7 @@ afterAll(async () => {
   await t.close();
 });
 
-describe('catalog (SECURITY.md 33)', () => {
+describe('catalog (docs/security.md 33)', () => {
   it('every table with tenant_id has row-level security enabled and forced', async () => {
     const rows = await t.db.withAppTx(NO_CONTEXT, tenantTablesRls);
     expect(rows.map((r) => r.table_name)).toEqual(expect.arrayContaining(['memberships', 'invites', 'audit_log_events']));
@@ -97,7 +97,7 @@ describe('catalog (SECURITY.md 33)', () => {
     expect(rows).toEqual([{ role: 'incident_app', rolsuper: false, rolbypassrls: false, owned: 0 }]);
   });
 
-  it('no view or SECURITY DEFINER function in the schema can read around the policies (SECURITY.md 37)', async () => {
+  it('no view or SECURITY DEFINER function in the schema can read around the policies (docs/security.md 37)', async () => {
     const { rows } = await t.db.withAppTx(NO_CONTEXT, (tx) =>
       tx.query<{ name: string }>(
         `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -111,7 +111,7 @@ describe('catalog (SECURITY.md 33)', () => {
   });
 });
 
-describe('policies hold when a query forgets WHERE tenant_id (SECURITY.md 34)', () => {
+describe('policies hold when a query forgets WHERE tenant_id (docs/security.md 34)', () => {
   it('both tenants have rows, as the system role sees them', async () => {
     const { rows } = await t.db.withSystemTx((tx) =>
       tx.query<{ tenant_id: string; n: number }>(
@@ -180,7 +180,7 @@ describe('policies hold when a query forgets WHERE tenant_id (SECURITY.md 34)', 
   });
 });
 
-describe('context is transaction-local (SECURITY.md 35)', () => {
+describe('context is transaction-local (docs/security.md 35)', () => {
   it('after a request as tenant A on a pool of one connection, a query without context sees nothing', async () => {
     const one = await createTestApp({ env: MANY_USERS_ENV, poolMax: 1 });
     try {

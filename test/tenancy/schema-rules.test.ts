@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE.md "Scaling past one machine" (Citus rules), checked against the catalog: on every
+ * docs/architecture.md "Scaling" (Citus rules), checked against the catalog: on every
  * table with tenant_id, each primary key, unique constraint, unique index and foreign key includes
  * tenant_id, and a foreign key to another tenant table maps tenant_id to tenant_id. Two kinds of
  * foreign key are allowed besides: to `users` (a small global reference table) and from tenant_id

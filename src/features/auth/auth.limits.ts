@@ -114,7 +114,7 @@ export interface AuthRateLimits {
   /** Throws 429 RATE_LIMITED with Retry-After when the address is over its budget. */
   consumeIp(kind: 'signup' | 'forgot', ip: string | null): Promise<void>;
   /**
-   * Login is budgeted in failed attempts (SECURITY.md 7), not in attempts: this throws 429 when
+   * Login is budgeted in failed attempts (docs/security.md 7), not in attempts: this throws 429 when
    * the address has used its budget, and `recordLoginFailure` spends it.
    */
   assertLoginAllowed(ip: string | null): Promise<void>;

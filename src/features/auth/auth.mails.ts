@@ -2,7 +2,7 @@ import type { MailMessage } from '../../platform/mail/mailer.js';
 
 /**
  * The reset link is built from the configured APP_BASE_URL only, never from request headers
- * (SECURITY.md 24), so a forged Host cannot point the emailed link at an attacker's server.
+ * (docs/security.md 24), so a forged Host cannot point the emailed link at an attacker's server.
  */
 export function resetLinkMail(appBaseUrl: string, to: string, token: string, lifetimeMinutes: number): MailMessage {
   const link = `${appBaseUrl}/reset-password?token=${encodeURIComponent(token)}`;

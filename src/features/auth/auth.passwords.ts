@@ -3,7 +3,7 @@ import { hash, verify } from '@node-rs/argon2';
 import { AppError } from '../../platform/http/errors.js';
 
 /**
- * OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1 (SECURITY.md 1). @node-rs/argon2 hashes
+ * OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1 (docs/security.md 1). @node-rs/argon2 hashes
  * with Argon2id by default (its enum is an ambient const enum, which this build cannot import).
  */
 export const ARGON2_POLICY = { memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
@@ -85,7 +85,7 @@ export class PasswordHasher {
     return false;
   }
 
-  /** True when the stored hash is weaker than policy (SECURITY.md 2). */
+  /** True when the stored hash is weaker than policy (docs/security.md 2). */
   static needsRehash(storedHash: string): boolean {
     const m = /^\$argon2(id|i|d)\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(storedHash);
     if (!m) return true;

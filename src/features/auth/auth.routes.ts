@@ -15,7 +15,7 @@ interface SessionStart {
   authenticatedAtMs?: number | undefined;
 }
 
-/** Starts a fresh session id for a signed-in user (SECURITY.md 11) with a new CSRF token. */
+/** Starts a fresh session id for a signed-in user (docs/security.md 11) with a new CSRF token. */
 async function startUserSession(req: Request, start: SessionStart, nowMs: number): Promise<string> {
   await regenerateSession(req);
   const csrfToken = newCsrfToken();

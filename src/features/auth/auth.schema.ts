@@ -8,7 +8,7 @@ export const emailSchema = z
   .transform((v) => v.trim().toLowerCase())
   .pipe(z.email());
 
-/** Over the maximum is refused here, before any hashing (SECURITY.md 3); the rest of the policy is checked by the service. */
+/** Over the maximum is refused here, before any hashing (docs/security.md 3); the rest of the policy is checked by the service. */
 const passwordInput = z.string().min(1).max(PASSWORD_MAX * 4).refine((p) => codePointLength(p) <= PASSWORD_MAX, {
   error: `At most ${PASSWORD_MAX} characters.`,
 });

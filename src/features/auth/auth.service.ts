@@ -37,7 +37,7 @@ export async function signUp(
 }
 
 /**
- * Verifies credentials with the lockout rules of SECURITY.md 6-7. The password hash is checked
+ * Verifies credentials with the lockout rules of docs/security.md 6-7. The password hash is checked
  * outside any transaction (it takes tens of milliseconds), and the unknown-email path runs the
  * same Argon2 work against a dummy hash so timing does not reveal which emails have accounts.
  */
@@ -114,7 +114,7 @@ export const RESET_TOKEN_LIFETIME_MS = 30 * 60_000;
 /** 32 random bytes in base64url: exactly 43 characters from that alphabet. */
 const RESET_TOKEN_RE = /^[A-Za-z0-9_-]{43}$/;
 
-/** Only this digest is stored (SECURITY.md 21); the token itself exists in the mail alone. */
+/** Only this digest is stored (docs/security.md 21); the token itself exists in the mail alone. */
 function resetTokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -122,7 +122,7 @@ function resetTokenDigest(token: string): string {
 /**
  * Issues a reset token for a known email and mails its link; an unknown email gets the same
  * (empty) outcome so the caller learns nothing. A new token voids the older ones. Mails per email
- * are capped (5 an hour); requests never touch the login lockout (SECURITY.md 8).
+ * are capped (5 an hour); requests never touch the login lockout (docs/security.md 8).
  */
 export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContext, input: { email: string }): Promise<void> {
   await deps.limits.consumeIp('forgot', ctx.ip);

@@ -65,7 +65,7 @@ export async function removeMember(tx: Queryable, ctx: RequestContext, tenantId:
   const { target, otherOwners } = await loadTarget(tx, tenantId, userId);
   const self = ctx.principal.type === 'user' && ctx.principal.userId === userId;
   if (self) {
-    // Leaving is open to every role (API.md: "members.manage (or self)"). Membership of this
+    // Leaving is open to every role (docs/api-guide.md: members may remove others, or leave themselves). Membership of this
     // tenant is what the decision rests on, so it goes through the role table as tenants.access,
     // and the declared members.manage is then satisfied by the self rule.
     enforce('tenants.access', { tenantId }, ctx);

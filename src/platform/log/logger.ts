@@ -1,6 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 
-/** Paths whose values never reach a log line (SECURITY.md 42). */
+/** Paths whose values never reach a log line (docs/security.md 42). */
 export const REDACT_PATHS = [
   'req.headers.cookie',
   'req.headers.authorization',

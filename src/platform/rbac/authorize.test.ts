@@ -5,7 +5,7 @@ const TENANT = '11111111-1111-4111-8111-111111111111';
 const OTHER_TENANT = '22222222-2222-4222-8222-222222222222';
 
 /**
- * API.md "Roles and permissions", transcribed independently of the implementation's table.
+ * docs/api-guide.md "Tenants, members and roles", transcribed independently of the implementation's table.
  * `tenants.access` is the implicit "member" permission (switch, list): every role, no API key.
  */
 const MATRIX: Record<Action, { roles: Record<Role, boolean>; key: readonly Scope[] }> = {
@@ -35,7 +35,7 @@ const scopeCases = ACTIONS.flatMap((action) =>
   SCOPE_SETS.map((scopes) => ({ action, scopes, allowed: scopes.some((s) => MATRIX[action].key.includes(s)) })),
 );
 
-describe('authorize: the role table matches API.md', () => {
+describe('authorize: the role table matches docs/api-guide.md', () => {
   it('the matrix in this test names every action the engine knows', () => {
     expect(Object.keys(MATRIX).sort()).toEqual([...ACTIONS].sort());
   });

@@ -20,7 +20,7 @@ export const ACTIONS = [
 export type Action = (typeof ACTIONS)[number];
 
 /**
- * The one role table (API.md, Roles and permissions). A role or scope absent from an action's
+ * The one role table (docs/api-guide.md, "Tenants, members and roles"). A role or scope absent from an action's
  * entry is denied: deny by default.
  */
 const TABLE: Record<Action, { roles: readonly Role[]; scopes: readonly Scope[] }> = {

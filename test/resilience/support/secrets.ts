@@ -3,7 +3,7 @@ import type { SmtpSink } from '../../support/smtp-sink.js';
 import { adminQuery } from './database.js';
 
 /**
- * SECURITY.md: no password, token, API key, session id or CSRF token may reach a log, a URL or
+ * docs/security.md: no password, token, API key, session id or CSRF token may reach a log, a URL or
  * an audit row. Every secret a scenario issues or sends is recorded here as it passes through
  * the suite's HTTP client (and, for mailed tokens, the SMTP sink); every server's output and
  * every URL requested is kept too. `findLeaks` then searches one for the other. The registry is
