@@ -3,7 +3,7 @@
  * explore: a demo user, a tenant, a service account with a write key, and incidents with timeline
  * notes, tasks and status updates. It goes through the public API only, as a client would, so it
  * works against any deployment that allows signup. Run again, it signs in instead of signing up
- * and adds to the same tenant.
+ * and adds to the same tenant. `DEMO_EMAIL` and `DEMO_PASSWORD` override the demo account.
  */
 import { pathToFileURL } from 'node:url';
 
