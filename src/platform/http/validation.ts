@@ -47,9 +47,9 @@ const MAX_TEXT_PROBLEMS = 20;
 
 /** Why PostgreSQL cannot store `s` as given, or null when it can. */
 function textProblem(s: string): string | null {
-  if (s.includes('\u0000')) return 'Must not contain NUL characters (U+0000).';
+  if (s.includes('\u0000')) return 'contains a NUL character (U+0000), which cannot be stored';
   // In a `u` regex a surrogate pair is one code point, so only an unpaired half matches.
-  if (LONE_SURROGATE.test(s)) return 'Must be valid Unicode: it contains a UTF-16 surrogate without its pair.';
+  if (LONE_SURROGATE.test(s)) return 'contains a UTF-16 surrogate without its pair, which is not valid Unicode';
   return null;
 }
 
@@ -59,15 +59,16 @@ interface Visit {
   parent: Visit | null;
 }
 
-function visitPath(v: Visit): string[] {
+function keysTo(v: Visit): string[] {
   const keys: string[] = [];
   for (let at: Visit | null = v; at !== null; at = at.parent) if (at.key !== null) keys.push(at.key);
   return keys.reverse();
 }
 
 /**
- * Every string and object key in `input` that contains a NUL or a lone surrogate, with its path.
- * Walked with an explicit stack: a 100 KB JSON body can nest 50,000 levels deep.
+ * Every string and object key in `input` that contains a NUL or a lone surrogate, with its path
+ * (at most MAX_TEXT_PROBLEMS). Walked with an explicit stack, since a 100 KB JSON body can nest
+ * 50,000 levels deep; paths are built only for the problems found.
  */
 function unstorableText(input: unknown, where: Where): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -77,13 +78,13 @@ function unstorableText(input: unknown, where: Where): FieldProblem[] {
     const { value } = at;
     if (typeof value === 'string') {
       const problem = textProblem(value);
-      if (problem) problems.push({ path: pathOf(visitPath(at), where), message: problem });
+      if (problem) problems.push({ path: pathOf(keysTo(at), where), message: `The value ${problem}.` });
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i] as unknown, key: String(i), parent: at });
     } else if (typeof value === 'object' && value !== null) {
       for (const [key, child] of Object.entries(value).reverse()) {
         const problem = textProblem(key);
-        if (problem) problems.push({ path: pathOf([...visitPath(at), key], where), message: `Field names: ${problem}` });
+        if (problem) problems.push({ path: pathOf([...keysTo(at), key], where), message: `The field name ${problem}.` });
         else stack.push({ value: child, key, parent: at });
       }
     }
@@ -91,13 +92,8 @@ function unstorableText(input: unknown, where: Where): FieldProblem[] {
   return problems;
 }
 
-/** What a schema accepts, in words: "a string", "an array of strings". */
-function expectedOf(schema: unknown, plural = false): string {
-  const [one, many] = nounsOf(schema);
-  return plural ? many : one;
-}
-
-function nounsOf(schema: unknown): [string, string] {
+/** What a schema accepts, in words, singular and plural ("a string", "strings"), if it is known. */
+function nounsOf(schema: unknown): [string, string] | null {
   if (schema instanceof z.ZodString || schema instanceof z.ZodStringFormat) {
     if (schema.format === 'uuid' || schema.format === 'guid') return ['a UUID string', 'UUID strings'];
     if (schema.format === 'datetime') return ['an ISO 8601 date-time string', 'ISO 8601 date-time strings'];
@@ -107,13 +103,16 @@ function nounsOf(schema: unknown): [string, string] {
   if (schema instanceof z.ZodEnum) return ['a string', 'strings'];
   if (schema instanceof z.ZodNumber) return schema.format === 'safeint' || schema.format === 'int32' ? ['an integer', 'integers'] : ['a number', 'numbers'];
   if (schema instanceof z.ZodBoolean) return ['a boolean', 'booleans'];
-  if (schema instanceof z.ZodArray) return [`an array of ${expectedOf(schema.element, true)}`, 'arrays'];
   if (schema instanceof z.ZodObject) return ['an object', 'objects'];
-  if (schema instanceof z.ZodUnion) {
-    const options = (schema.options as unknown[]).map((o) => expectedOf(o));
-    return [options.join(' or '), 'values'];
+  if (schema instanceof z.ZodArray) {
+    const items = nounsOf(schema.element);
+    return [items ? `an array of ${items[1]}` : 'an array', 'arrays'];
   }
-  return ['a value of another type', 'values'];
+  if (schema instanceof z.ZodUnion) {
+    const options = (schema.options as unknown[]).map(nounsOf);
+    return options.every((o) => o !== null) ? [options.map((o) => o[0]).join(' or '), 'values'] : null;
+  }
+  return null;
 }
 
 function receivedOf(input: unknown): string {
@@ -121,8 +120,7 @@ function receivedOf(input: unknown): string {
   if (Array.isArray(input)) return 'an array';
   if (typeof input === 'number' && Number.isNaN(input)) return 'something that is not a number';
   if (typeof input === 'number' && !Number.isInteger(input)) return Number.isFinite(input) ? 'a number with a fraction' : 'an infinite number';
-  if (typeof input === 'object') return 'an object';
-  return typeof input === 'undefined' ? 'nothing' : `a ${typeof input}`;
+  return typeof input === 'object' ? 'an object' : `a ${typeof input}`;
 }
 
 /**
@@ -133,7 +131,8 @@ function expectedTypeMessage(issue: z.core.$ZodRawIssue): string | undefined {
   const wrongUnion =
     issue.code === 'invalid_union' && issue.errors.length > 0 && issue.errors.every((e) => e.length === 1 && e[0]?.code === 'invalid_type' && e[0].path.length === 0);
   if (issue.code !== 'invalid_type' && !wrongUnion) return undefined;
-  const expected = expectedOf(issue.inst);
+  const expected = nounsOf(issue.inst)?.[0] ?? (issue.code === 'invalid_type' ? `a value of type ${issue.expected}` : null);
+  if (expected === null) return undefined;
   if (issue.input === undefined) return `Required: expected ${expected}.`;
   return `Expected ${expected}, received ${receivedOf(issue.input)}.`;
 }
