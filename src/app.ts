@@ -132,7 +132,8 @@ export function buildApp(input: AppDeps): BuiltApp {
   const v1 = express.Router();
   v1.use(noStore);
   v1.use(requireJsonContentType);
-  v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json' }));
+  // No compressed bodies: a Content-Encoding other than identity is a 415, never a zlib error.
+  v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
   const registry = new RouteRegistry(v1, { db, config, clock });

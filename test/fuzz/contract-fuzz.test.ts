@@ -9,7 +9,9 @@ import { addMember, createApiKey, insertApiKey, ownerWithTenant, signUp, uniqueE
 
 /**
  * Fuzzing from the contract: every operation in openapi.yaml gets generated valid-ish and
- * invalid bodies, query strings, headers and path ids, as several kinds of caller. Whatever
+ * invalid bodies, query strings, headers and path ids, as several kinds of caller. Strings now
+ * and then carry text PostgreSQL cannot store (a NUL, an unpaired surrogate), and bodies now and
+ * then claim a Content-Encoding they do not have. Whatever
  * arrives, the answer is never a 5xx, every 4xx is the error envelope, the body matches the
  * operation's response schema, and nothing of a second tenant ever shows up.
  *
@@ -95,6 +97,33 @@ const headerText = (max: number) => fc.string({ unit: fc.integer({ min: 0x20, ma
 const anyUuid = () => fc.oneof(fc.uuid(), fc.constantFrom(...ids.ownUuids), fc.constantFrom(...ids.other));
 const hugeString = fc.integer({ min: 10_000, max: 100_000 }).map((n) => 'x'.repeat(n));
 
+/** Characters no PostgreSQL text or jsonb value can hold: NUL, and surrogates without their pair. */
+const UNSTORABLE_CHARS = ['\u0000', '\ud800', '\udbff', '\udc00', '\udfff'] as const;
+/** `text` with one unstorable character put somewhere in it. */
+function unstorable(text: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc.tuple(text, fc.constantFrom(...UNSTORABLE_CHARS), fc.nat()).map(([t, c, n]) => {
+    const at = n % (t.length + 1);
+    return t.slice(0, at) + c + t.slice(at);
+  });
+}
+/** Mostly `text`, sometimes with an unstorable character in it. */
+function sometimesUnstorable(text: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc.oneof({ weight: 5, arbitrary: text }, unstorable(text));
+}
+/**
+ * encodeURIComponent, except that an unpaired surrogate (which it refuses) is sent as the bytes a
+ * careless encoder writes for it (CESU-8, `%ED%A0%80`), which is not UTF-8 either.
+ */
+function encodeQueryText(text: string): string {
+  return text.replace(/\p{Cs}|[^\p{Cs}]+/gu, (part) => {
+    if (!/^\p{Cs}$/u.test(part)) return encodeURIComponent(part);
+    const unit = part.charCodeAt(0);
+    return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+  });
+}
+/** Content-Encoding values a plain JSON body is sent with: none is supported but identity. */
+const CONTENT_ENCODINGS = ['gzip', 'deflate', 'br', 'zstd', 'x-unknown', 'gzip, identity', 'identity'] as const;
+
 /** A value that matches `schema` (loosely: strings stay short unless the fuzzer makes them huge). */
 function valid(schema: JsonSchema): fc.Arbitrary<unknown> {
   const s = deref(schema);
@@ -103,10 +132,10 @@ function valid(schema: JsonSchema): fc.Arbitrary<unknown> {
   if (s.enum) return fc.constantFrom(...s.enum);
   switch (types[0]) {
     case 'string':
-      if (s.format === 'email') return fc.emailAddress().filter((e) => e.length <= (s.maxLength ?? 320));
+      if (s.format === 'email') return sometimesUnstorable(fc.emailAddress().filter((e) => e.length <= (s.maxLength ?? 320)));
       if (s.format === 'uuid') return anyUuid();
       if (s.format === 'date-time') return fc.date({ noInvalidDate: true, min: new Date('2000-01-01'), max: new Date('2100-01-01') }).map((d) => d.toISOString());
-      return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 40) });
+      return sometimesUnstorable(fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 40) }));
     case 'integer':
       return fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 1000 });
     case 'boolean':
@@ -132,7 +161,10 @@ function bodies(schema: JsonSchema | null): fc.Arbitrary<BodyCase> {
   const none = fc.constant<BodyCase>({ kind: 'none' });
   const randomJson = fc.jsonValue({ maxDepth: 3 }).map((value): BodyCase => ({ kind: 'json', value }));
   const raw = fc
-    .tuple(fc.constantFrom('{', '{"title": "a"', 'not json', 'null', '[]', '"x"', '1', ''), fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'))
+    .tuple(
+      fc.constantFrom('{', '{"title": "a"', 'not json', 'null', '[]', '"x"', '1', '', '"a\\u0000b"', '{"a\\u0000":1}', '["\\ud800"]', '{"x":"\\udfff"}'),
+      fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'),
+    )
     .map(([text, type]): BodyCase => ({ kind: 'raw', text, type }));
   if (!schema) return fc.oneof(none, none, randomJson, raw);
   const s = deref(schema);
@@ -146,6 +178,8 @@ function bodies(schema: JsonSchema | null): fc.Arbitrary<BodyCase> {
     { weight: 5, arbitrary: base.map(json) },
     { weight: 1, arbitrary: fc.tuple(base, fc.nat()).map(([v, n]) => json(Object.fromEntries(Object.entries(v).filter(([k]) => k !== pick(required.length ? required : keys, n))))) },
     { weight: 1, arbitrary: fc.tuple(base, fc.string({ minLength: 1, maxLength: 12 }), fc.jsonValue({ maxDepth: 1 })).map(([v, k, x]) => json({ ...v, [k]: x })) },
+    { weight: 1, arbitrary: fc.tuple(base, unstorable(fc.string({ maxLength: 12 })), fc.jsonValue({ maxDepth: 1 })).map(([v, k, x]) => json({ ...v, [k]: x })) },
+    { weight: 1, arbitrary: fc.tuple(base, fc.nat(), unstorable(fc.string({ maxLength: 40 }))).map(([v, n, x]) => json({ ...v, [pick(keys, n)]: x })) },
     { weight: 1, arbitrary: fc.tuple(base, fc.nat(), wrongType).map(([v, n, x]) => json({ ...v, [pick(keys, n)]: x })) },
     { weight: 1, arbitrary: fc.tuple(base, fc.nat(), hugeString).map(([v, n, x]) => json({ ...v, [pick(keys, n)]: x })) },
     { weight: 1, arbitrary: randomJson },
@@ -156,7 +190,7 @@ function bodies(schema: JsonSchema | null): fc.Arbitrary<BodyCase> {
 
 const nonUuid = fc.oneof(
   fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent),
-  fc.constantFrom('%E0%A4%A', '%00', '0', '-1', 'null', 'undefined', "1'%20OR%20'1'%3D'1", '00000000-0000-0000-0000-000000000000', 'ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ'),
+  fc.constantFrom('%E0%A4%A', '%00', 'a%00b', '%ED%A0%80', '0', '-1', 'null', 'undefined', "1'%20OR%20'1'%3D'1", '00000000-0000-0000-0000-000000000000', 'ZZZZZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZZZZZZZZZ'),
   fc.integer({ min: 200, max: 2000 }).map((n) => 'a'.repeat(n)),
 );
 
@@ -170,18 +204,18 @@ function pathIds(params: Parameter[]): fc.Arbitrary<Record<string, string>> {
 /** A raw query string: declared parameters valid or garbage, plus unknown and malformed pairs. */
 function queries(params: Parameter[]): fc.Arbitrary<string> {
   const declared = params.filter((p) => p.in === 'query');
-  const garbage = fc.oneof(fc.string({ maxLength: 30 }), fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.constantFrom('', '0', '101', '1e3', 'NaN', '-1', '%', 'eyJ4IjoxfQ'), hugeString.map((s) => s.slice(0, 3000)));
+  const garbage = fc.oneof(fc.string({ maxLength: 30 }), unstorable(fc.string({ maxLength: 30 })), fc.integer({ min: -1_000_000, max: 1_000_000 }).map(String), fc.constantFrom('', '0', '101', '1e3', 'NaN', '-1', '%', 'eyJ4IjoxfQ'), hugeString.map((s) => s.slice(0, 3000)));
   const pairs = declared.map((p) => {
     const value: fc.Arbitrary<string[]> = fc.oneof(
       { weight: 6, arbitrary: valid(p.schema).map((v) => (Array.isArray(v) ? v.map(String) : [String(v)])) },
       garbage.map((g) => [g]),
       fc.array(garbage, { minLength: 2, maxLength: 3 }),
     );
-    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, value.map((vs) => vs.map((v) => `${p.name}=${encodeURIComponent(v)}`).join('&')));
+    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, value.map((vs) => vs.map((v) => `${p.name}=${encodeQueryText(v)}`).join('&')));
   });
   const extra = fc.oneof(
     { weight: 3, arbitrary: fc.constant('') },
-    fc.tuple(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 10 })).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`),
+    fc.tuple(sometimesUnstorable(fc.string({ minLength: 1, maxLength: 10 })), sometimesUnstorable(fc.string({ maxLength: 10 }))).map(([k, v]) => `${encodeQueryText(k)}=${encodeQueryText(v)}`),
     fc.constantFrom('limit', 'cursor=', '=', '&&', 'a[b]=1', 'limit[]=1', '__proto__[x]=1', 'cursor[$gt]=', '%ZZ=1'),
   );
   return fc.tuple(fc.tuple(...pairs), extra).map(([ps, e]) => [...ps, e].filter((x) => x !== '').join('&'));
@@ -192,10 +226,14 @@ function headers(params: Parameter[]): fc.Arbitrary<Record<string, string>> {
   const value = (name: string) =>
     name === 'If-Match'
       ? fc.oneof(headerText(30), fc.constantFrom('"1"', '"2"', '*', 'W/"1"', '"-1"', '"99999999999999999999"', '1'))
-      : fc.oneof(fc.uuid(), headerText(300), fc.constantFrom('has space', 'a'.repeat(256)));
-  // Undeclared ones too: a stray If-Match or Idempotency-Key must be ignored or refused, never crash.
-  const entries = [...new Set(['If-Match', 'Idempotency-Key', ...declared])].map(
-    (name) => [name, fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, value(name))] as const,
+      : name === 'Content-Encoding'
+        ? fc.constantFrom(...CONTENT_ENCODINGS)
+        : fc.oneof(fc.uuid(), headerText(300), fc.constantFrom('has space', 'a'.repeat(256)));
+  // Undeclared ones too: a stray If-Match or Idempotency-Key must be ignored or refused, never
+  // crash; a Content-Encoding the (plain) body does not have must be refused. It is rarer, so most
+  // bodies still reach validation.
+  const entries = [...new Set(['If-Match', 'Idempotency-Key', 'Content-Encoding', ...declared])].map(
+    (name) => [name, fc.oneof({ weight: name === 'Content-Encoding' ? 6 : 2, arbitrary: fc.constant(undefined) }, value(name))] as const,
   );
   return fc.record(Object.fromEntries(entries)).map((h) => Object.fromEntries(Object.entries(h).filter((e): e is [string, string] => e[1] !== undefined)));
 }
@@ -283,6 +321,22 @@ describe('fuzzing from the contract', () => {
 
   it('covers every operation in openapi.yaml', () => {
     expect(OPERATIONS.length).toBeGreaterThan(30);
+  });
+
+  it('generates NUL bytes, unpaired surrogates and mismatched Content-Encoding among its inputs', () => {
+    const op = OPERATIONS.find((o) => o.method === 'post' && o.path === '/v1/incidents') as FuzzOp;
+    const list = OPERATIONS.find((o) => o.method === 'get' && o.path === '/v1/incidents') as FuzzOp;
+    const sent = fc.sample(fc.tuple(bodies(op.body), headers(op.params), queries(list.params)), { seed: SEED, numRuns: 2000 }).map(([b, h, q]) => ({
+      body: b.kind === 'json' ? JSON.stringify(b.value) : b.kind === 'raw' ? b.text : '',
+      encoding: h['Content-Encoding'],
+      query: q,
+    }));
+    expect(sent.some((x) => x.body.includes('\\u0000'))).toBe(true);
+    expect(sent.some((x) => /\\ud[89ab]/.test(x.body))).toBe(true);
+    expect(sent.some((x) => /\\ud[cdef]/.test(x.body))).toBe(true);
+    expect(sent.some((x) => x.query.includes('%00'))).toBe(true);
+    expect(sent.some((x) => x.query.includes('%ED%'))).toBe(true);
+    expect(new Set(sent.map((x) => x.encoding))).toEqual(new Set([undefined, ...CONTENT_ENCODINGS]));
   });
 
   // Found by this fuzzer: the router's URIError on a malformed %-escape used to become a 500.

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate, MigrationError } from '../../src/platform/db/migrator.js';
+import { mapDatabaseError } from '../../src/platform/db/pg-errors.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { withTenantTx } from '../../src/platform/db/tx.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -31,6 +32,22 @@ describe('database layer', () => {
       tx.query<{ tenant: string | null }>("SELECT NULLIF(current_setting('app.tenant_id', true), '') AS tenant"),
     );
     expect(rows[0]?.tenant ?? null).toBeNull();
+  });
+
+  // The backstop behind validation (which refuses these first): what each backend really raises.
+  it.each([
+    ['a NUL byte in text', 'SELECT $1::text AS v', 'a\u0000b'],
+    ['a \\u0000 escape in JSON read out as text', "SELECT ($1::jsonb)->>'a' AS v", '{"a":"x\\u0000"}'],
+    ['a lone surrogate escape in JSON', 'SELECT $1::jsonb AS v', '{"a":"x\\ud800"}'],
+    ['a number out of range', 'SELECT $1::int AS v', '99999999999'],
+  ])('when the database refuses %s, then the error maps to 400 VALIDATION_FAILED', async (_label, sql, value) => {
+    const err: unknown = await t.db.withSystemTx((tx) => tx.query(sql, [value])).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err, 'the database accepted it').not.toBeNull();
+    expect((err as { code?: string }).code).toMatch(/^22/);
+    expect(mapDatabaseError(err)?.code).toBe('VALIDATION_FAILED');
   });
 
   it('migrating twice is a no-op', async () => {

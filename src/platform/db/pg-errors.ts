@@ -30,9 +30,10 @@ export function mapDatabaseError(err: unknown): AppError | null {
   // A foreign key or check failure on input that passed validation: treat as not found/invalid
   // without naming the constraint.
   if (code === '23503') return new AppError('VALIDATION_FAILED', { cause: err });
-  if (code === '23514' || code === '22001' || code === '22P02' || code === '22007' || code === '22008') {
-    return new AppError('VALIDATION_FAILED', { cause: err });
-  }
+  if (code === '23514') return new AppError('VALIDATION_FAILED', { cause: err });
+  // Class 22, data exception: a value the column cannot hold (too long, NUL in text, a bad
+  // escape in JSON, out of range). Validation should have refused it; this is the backstop.
+  if (code && /^22[0-9A-Z]{3}$/.test(code)) return new AppError('VALIDATION_FAILED', { cause: err });
   // RLS refused a write: from the caller's side the row is not there.
   if (code === '42501') return new AppError('NOT_FOUND', { cause: err });
   if (code === '40001' || code === '40P01') return new AppError('CONFLICT', { cause: err });

@@ -61,18 +61,56 @@ export function notFoundOrMethodNotAllowed(routes: () => KnownRoute[]): RequestH
   };
 }
 
+/** The shape body-parser and raw-body give their errors (http-errors). */
 interface BodyParserError {
-  type?: string;
-  status?: number;
+  type?: unknown;
+  status?: unknown;
+  expose?: unknown;
+}
+
+const BODY_UNREADABLE = 'The request body could not be read.';
+
+/**
+ * Every failure type body-parser and raw-body raise, by `type`. Each is the client's doing (a body
+ * that is not JSON, too large, compressed, cut short), so each is a 4xx.
+ */
+const BODY_PARSER_ERRORS: Record<string, () => AppError> = {
+  'entity.parse.failed': () => new AppError('MALFORMED_JSON'),
+  'entity.verify.failed': () => new AppError('VALIDATION_FAILED', { message: BODY_UNREADABLE }),
+  'entity.too.large': () => new AppError('PAYLOAD_TOO_LARGE'),
+  'parameters.too.many': () => new AppError('PAYLOAD_TOO_LARGE'),
+  'querystring.parse.rangeError': () => new AppError('VALIDATION_FAILED', { message: BODY_UNREADABLE }),
+  // The JSON parser runs with `inflate: false`: any Content-Encoding but identity lands here.
+  'encoding.unsupported': () =>
+    new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'Compressed request bodies are not supported; send the body without Content-Encoding.' }),
+  'charset.unsupported': () => new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'Send the request body as UTF-8 application/json.' }),
+  'request.aborted': () => new AppError('VALIDATION_FAILED', { message: 'The request body ended before its Content-Length.' }),
+  'request.size.invalid': () => new AppError('VALIDATION_FAILED', { message: 'The request body does not match its Content-Length.' }),
+  'stream.encoding.set': () => new AppError('VALIDATION_FAILED', { message: BODY_UNREADABLE }),
+  'stream.not.readable': () => new AppError('VALIDATION_FAILED', { message: BODY_UNREADABLE }),
+};
+
+/**
+ * A body-parser failure by its `type`, or any other client error in http-errors' shape (a type a
+ * newer body-parser adds, a stream error it wrapped, a file `res.sendFile` did not find) by its
+ * status. Null for everything else.
+ */
+function clientHttpError(err: unknown): AppError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { type, status, expose } = err as BodyParserError;
+  const known = typeof type === 'string' ? BODY_PARSER_ERRORS[type] : undefined;
+  if (known) return known();
+  if (expose !== true || typeof status !== 'number' || status < 400 || status > 499) return null;
+  if (status === 404) return new AppError('NOT_FOUND');
+  if (status === 413) return new AppError('PAYLOAD_TOO_LARGE');
+  if (status === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE');
+  return new AppError('VALIDATION_FAILED');
 }
 
 function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
-  const type = (err as BodyParserError | null)?.type;
-  if (type === 'entity.parse.failed') return new AppError('MALFORMED_JSON');
-  if (type === 'entity.too.large') return new AppError('PAYLOAD_TOO_LARGE');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return new AppError('UNSUPPORTED_MEDIA_TYPE');
-  if (type === 'request.aborted' || type === 'request.size.invalid') return new AppError('VALIDATION_FAILED');
+  const client = clientHttpError(err);
+  if (client) return client;
   // The router could not percent-decode a path parameter (`/v1/incidents/%E0%A4%A`): no such id.
   if (err instanceof URIError) return new AppError('NOT_FOUND');
   const mapped = mapDatabaseError(err);
