@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { migrate } from './platform/db/migrator.js';
 import { createPostgresDatabase } from './platform/db/postgres.js';
-import { createLogger } from './platform/log/logger.js';
+import { createStdoutLogger } from './platform/log/logger.js';
 
 /**
  * Applies pending migrations to DATABASE_URL. `pnpm db:migrate` runs this file through tsx;
@@ -17,7 +17,7 @@ try {
   process.stderr.write(`${err.message}\n`);
   process.exit(1);
 }
-const logger = createLogger(config.logLevel);
+const logger = await createStdoutLogger(config.logLevel, config.env);
 if (config.database.kind !== 'postgres') {
   logger.error('DATABASE_URL is not set; the embedded database migrates itself at start-up.');
   process.exit(1);

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,21 +16,12 @@ import type { Database } from '../../src/platform/db/database.js';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/platform/db/migrator.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
-import { createLogger } from '../../src/platform/log/logger.js';
 import { LogMailer } from '../../src/platform/mail/mailer.js';
 import { TEST_DATABASE_URL } from '../support/backend.js';
 import { ResponseValidator } from '../support/contract.js';
+import { capturingLogger } from '../support/log-capture.js';
 
-const lines: string[] = [];
-const logger = createLogger(
-  'info',
-  new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString('utf8'));
-      cb();
-    },
-  }),
-);
+const { logger, lines } = capturingLogger();
 
 let db: Database;
 let built: BuiltApp;
@@ -104,7 +94,7 @@ describe('GET /health and migrations', () => {
     const res = await health();
     expect(res.status).toBe(503);
     expect((res.body as { details: unknown }).details).toEqual({ checks: { database: 'ok', sessionStore: 'ok', migrations: 'pending' } });
-    const warnings = lines.map((l) => JSON.parse(l) as { msg: string; pending?: string[] }).filter((l) => l.msg.startsWith('migrations pending'));
+    const warnings = lines.filter((l) => l.msg.startsWith('migrations pending'));
     expect(warnings.at(-1)?.pending).toEqual([lastLabel]);
 
     await migrate(db);
