@@ -65,7 +65,7 @@ export class SmtpMailer implements Mailer {
   private closed = false;
   private readonly opts: SmtpMailerOptions;
   /** host[:port] of SMTP_URL: safe to log, unlike the URL, which may carry credentials. */
-  readonly host: string;
+  private readonly host: string;
 
   constructor(
     smtpUrl: string,
