@@ -126,7 +126,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   // No inline styles anywhere but /docs, which sets its own policy.
   app.use(helmet({ contentSecurityPolicy: { directives: { 'style-src': ["'self'"] } } }));
 
-  registerHealthRoute(app, { db, redis, store });
+  registerHealthRoute(app, { db, redis, store, logger });
   const docsRoutes = config.apiDocs ? registerDocsRoutes(app) : [];
 
   const v1 = express.Router();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.js';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, EXAMPLE_SESSION_SECRET, loadConfig } from './config.js';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -11,6 +12,16 @@ function problemsOf(env: Record<string, string>): string[] {
   return [];
 }
 
+/** A complete, acceptable production environment. */
+const PRODUCTION: Record<string, string> = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://u@db/app',
+  REDIS_URL: 'redis://cache:6379',
+  SMTP_URL: 'smtp://mail:587',
+  SESSION_SECRET: randomBytes(32).toString('base64url'),
+  APP_BASE_URL: 'https://incidents.example.com/',
+};
+
 describe('loadConfig', () => {
   it('names every invalid variable without echoing its value', () => {
     const problems = problemsOf({ PORT: 'eighty', DATABASE_URL: 'mysql://secret-host/db', DAILY_WRITE_QUOTA: '-3' });
@@ -18,22 +29,60 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('secret-host');
   });
 
-  it('requires DATABASE_URL, REDIS_URL, SMTP_URL and a 32+ character SESSION_SECRET in production', () => {
+  it('requires DATABASE_URL, REDIS_URL, SMTP_URL, APP_BASE_URL and a 32+ character SESSION_SECRET in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production', SESSION_SECRET: 'short' });
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SMTP_URL']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['APP_BASE_URL', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SMTP_URL']);
   });
 
   it('starts in production with every required variable, with the __Host- cookie and Secure', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      DATABASE_URL: 'postgres://u@db/app',
-      REDIS_URL: 'redis://cache:6379',
-      SMTP_URL: 'smtp://mail:587',
-      SESSION_SECRET: 'x'.repeat(32),
-    });
+    const config = loadConfig(PRODUCTION);
     expect(config.session.cookieName).toBe('__Host-sid');
     expect(config.session.secure).toBe(true);
     expect(config.apiDocs).toBe(false);
+    expect(config.appBaseUrl).toBe('https://incidents.example.com');
+  });
+
+  describe('when NODE_ENV=production, then start-up refuses, naming the variable and why', () => {
+    it.each([
+      ['the .env.example placeholder', EXAMPLE_SESSION_SECRET, /\.env\.example placeholder/],
+      ['one character repeated', 'x'.repeat(40), /too little variety/],
+      ['fewer than 10 distinct characters', 'abcdefghi'.repeat(3) + 'abcdefghi', /too little variety/],
+      ['a short pattern repeated', '0123456789abcdef'.repeat(3), /pattern repeated/],
+      ['fewer than 32 characters', randomBytes(12).toString('base64url'), /at least 32 characters/],
+    ])('a SESSION_SECRET that is %s', (_label, secret, why) => {
+      const problems = problemsOf({ ...PRODUCTION, SESSION_SECRET: secret });
+      expect(problems).toEqual([expect.stringMatching(/^SESSION_SECRET: /)]);
+      expect(problems[0]).toMatch(why);
+      // The refusal never echoes the secret itself.
+      expect(problems[0]).not.toContain(secret);
+    });
+
+    it.each([
+      ['unset', undefined, /required when NODE_ENV=production: links in mail/],
+      ['http', 'http://incidents.example.com', /must be https/],
+      ['localhost', 'https://localhost:3000', /not localhost/],
+      ['a loopback address', 'https://127.0.0.1', /not localhost/],
+    ])('an APP_BASE_URL that is %s', (_label, url, why) => {
+      const env: Record<string, string> = { ...PRODUCTION };
+      if (url === undefined) delete env.APP_BASE_URL;
+      else env.APP_BASE_URL = url;
+      const problems = problemsOf(env);
+      expect(problems).toEqual([expect.stringMatching(/^APP_BASE_URL: /)]);
+      expect(problems[0]).toMatch(why);
+    });
+
+    it('accepts random secrets as `openssl rand -base64 32` and `openssl rand -hex 32` make them', () => {
+      for (let i = 0; i < 200; i += 1) {
+        expect(problemsOf({ ...PRODUCTION, SESSION_SECRET: randomBytes(32).toString('base64') })).toEqual([]);
+        expect(problemsOf({ ...PRODUCTION, SESSION_SECRET: randomBytes(32).toString('hex') })).toEqual([]);
+      }
+    });
+  });
+
+  it('outside production, APP_BASE_URL defaults to http://localhost:3000 and the placeholder secret is accepted', () => {
+    const config = loadConfig({ SESSION_SECRET: EXAMPLE_SESSION_SECRET }, () => undefined);
+    expect(config.appBaseUrl).toBe('http://localhost:3000');
+    expect(config.session.secret).toBe(EXAMPLE_SESSION_SECRET);
   });
 
   it('uses prepared statements on PostgreSQL unless DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21)', () => {

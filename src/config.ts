@@ -28,7 +28,7 @@ const envSchema = z.object({
   SESSION_SECRET: z.string().min(1).optional(),
   SESSION_IDLE_TIMEOUT_MINUTES: positiveInt.default(60),
   SESSION_ABSOLUTE_TIMEOUT_HOURS: positiveInt.default(12),
-  APP_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:3000'),
+  APP_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
   MAIL_FROM: z.string().min(3).default('Incident Tracker <no-reply@localhost>'),
   DAILY_WRITE_QUOTA: positiveInt.default(1000),
@@ -46,6 +46,40 @@ const envSchema = z.object({
 });
 
 type Env = z.infer<typeof envSchema>;
+
+/** The names of every variable the service reads (`.env.example` must set or mention each). */
+export const CONFIG_KEYS = Object.keys(envSchema.shape) as (keyof Env)[];
+
+/** `.env.example`'s SESSION_SECRET: fine for development, refused in production. */
+export const EXAMPLE_SESSION_SECRET = 'change-me-to-32-or-more-random-characters';
+
+const DEFAULT_APP_BASE_URL = 'http://localhost:3000';
+
+/**
+ * Why a production SESSION_SECRET is refused, or null when it is acceptable. The rule: at least
+ * 32 characters, at least 10 distinct ones, not one short pattern repeated ('abcabc...'), and not
+ * the `.env.example` placeholder. 10 distinct is loose enough for any random hex or base64
+ * secret (`openssl rand -base64 32`) and catches 'x' * 32 or a keyboard run doubled.
+ */
+export function weakSessionSecretReason(secret: string | undefined): string | null {
+  if (!secret) return 'required when NODE_ENV=production (e.g. `openssl rand -base64 32`)';
+  if (secret === EXAMPLE_SESSION_SECRET) return 'is the .env.example placeholder; generate one (e.g. `openssl rand -base64 32`)';
+  if (secret.length < 32) return 'must be at least 32 characters in production';
+  if (new Set(secret).size < 10) return 'has too little variety (fewer than 10 distinct characters); use a random value';
+  if (/^(.{1,16})\1+$/s.test(secret)) return 'is a short pattern repeated; use a random value';
+  return null;
+}
+
+/** Why a production APP_BASE_URL is refused (mail links are built from it), or null. */
+function productionBaseUrlReason(url: string | undefined): string | null {
+  if (!url) return 'required when NODE_ENV=production: links in mail are built from it (e.g. https://incidents.example.com)';
+  const { protocol, hostname } = new URL(url);
+  if (protocol !== 'https:') return 'must be https in production: links in mail carry reset and invite tokens';
+  if (hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\./.test(hostname) || hostname === '0.0.0.0') {
+    return 'must be the public address in production, not localhost: links in mail would not reach anyone';
+  }
+  return null;
+}
 
 export type OtlpProtocol = Env['OTEL_EXPORTER_OTLP_PROTOCOL'];
 
@@ -103,9 +137,10 @@ export function loadConfig(
     if (!e.REDIS_URL) problems.push('REDIS_URL: required when NODE_ENV=production');
     // Without SMTP the log mailer would print reset and invite links, tokens included.
     if (!e.SMTP_URL) problems.push('SMTP_URL: required when NODE_ENV=production');
-    if (!e.SESSION_SECRET || e.SESSION_SECRET.length < 32) {
-      problems.push('SESSION_SECRET: required when NODE_ENV=production, at least 32 characters');
-    }
+    const secretProblem = weakSessionSecretReason(e.SESSION_SECRET);
+    if (secretProblem) problems.push(`SESSION_SECRET: ${secretProblem}`);
+    const baseUrlProblem = productionBaseUrlReason(e.APP_BASE_URL);
+    if (baseUrlProblem) problems.push(`APP_BASE_URL: ${baseUrlProblem}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -147,7 +182,7 @@ export function loadConfig(
       cookieName: isProduction ? '__Host-sid' : 'sid',
       secure: isProduction,
     },
-    appBaseUrl: e.APP_BASE_URL.replace(/\/+$/, ''),
+    appBaseUrl: (e.APP_BASE_URL ?? DEFAULT_APP_BASE_URL).replace(/\/+$/, ''),
     mail: { smtpUrl: e.SMTP_URL ?? null, from: e.MAIL_FROM },
     dailyWriteQuota: e.DAILY_WRITE_QUOTA,
     limits: {

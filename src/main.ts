@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './platform/log/logger.js';
+import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
 import { createRuntime } from './runtime.js';
 
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = await createStdoutLogger(config.logLevel, config.env);
   const runtime = await createRuntime(config, logger);
   const built = buildApp({ config, logger, db: runtime.db, redis: runtime.redis, mailer: runtime.mailer });
 

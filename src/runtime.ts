@@ -38,6 +38,18 @@ export function createRedis(url: string, logger: Logger, opts: { keyPrefix?: str
   return redis;
 }
 
+/**
+ * SMTP when SMTP_URL is set (checked once at start-up, in the background: an unreachable server
+ * is a warning naming its host), else the log mailer. Outside production, deliveries are logged.
+ */
+export function createMailer(config: Config, logger: Logger): Mailer {
+  if (!config.mail.smtpUrl) return new LogMailer(logger);
+  const smtp = new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger, { logDeliveries: !config.isProduction });
+  // Not awaited: a slow or absent SMTP server must not delay start-up; the check only logs.
+  void smtp.checkConnection();
+  return smtp;
+}
+
 /** Creates the database, Redis and mailer the config asks for. Embedded PGlite is migrated here. */
 export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
   let db: Database;
@@ -49,7 +61,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     if (applied.length > 0) logger.info({ applied }, 'embedded database migrated');
   }
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger) : null;
-  const mailer: Mailer = config.mail.smtpUrl ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger) : new LogMailer(logger);
+  const mailer = createMailer(config, logger);
   return {
     db,
     redis,

@@ -89,6 +89,8 @@ export async function startApp(
     DATABASE_POOL_MAX: String(opts.poolMax),
     REDIS_URL: opts.redisUrl,
     SESSION_SECRET: randomBytes(32).toString('base64url'),
+    // Required in production (https, not localhost); no bench scenario follows a mailed link.
+    APP_BASE_URL: 'https://bench.invalid',
     LOG_LEVEL: 'warn',
     // Required in production; no bench scenario sends mail, so nothing needs to listen there.
     SMTP_URL: `smtp://127.0.0.1:${await freePort()}`,

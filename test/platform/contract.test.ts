@@ -40,7 +40,7 @@ describe('contract harness', () => {
 
   it('the response validator rejects a body that does not match the schema', () => {
     const v = new ResponseValidator();
-    expect(v.check('GET', '/health', 200, { status: 'ok', checks: { database: 'ok', sessionStore: 'ok' } })).toBeNull();
+    expect(v.check('GET', '/health', 200, { status: 'ok', checks: { database: 'ok', sessionStore: 'ok', migrations: 'ok' } })).toBeNull();
     expect(v.check('GET', '/health', 200, { status: 'ok' })).toMatch(/GET \/health 200/);
     expect(v.check('GET', '/v1/auth/me', 200, { user: null, activeTenant: null })).toMatch(/csrfToken/);
     expect(v.check('GET', '/health', 418, {})).toMatch(/not declared/);

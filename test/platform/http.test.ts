@@ -81,10 +81,10 @@ describe('HTTP platform', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
-  it('GET /health reports the database and session store', async () => {
+  it('GET /health reports the database, session store and migrations', async () => {
     const res = await t.request().get('/health');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok', checks: { database: 'ok', sessionStore: 'ok' } });
+    expect(res.body).toEqual({ status: 'ok', checks: { database: 'ok', sessionStore: 'ok', migrations: 'ok' } });
   });
 });
 

@@ -155,7 +155,7 @@ describe('PostgreSQL faults (docs/security.md 44, 46)', () => {
     }
     const health = await owner.get('/health');
     expect(health.status).toBe(503);
-    expect((health.body as { details: unknown }).details).toEqual({ checks: { database: 'fail', sessionStore: 'ok' } });
+    expect((health.body as { details: unknown }).details).toEqual({ checks: { database: 'fail', sessionStore: 'ok', migrations: 'ok' } });
 
     await proxy.open();
     const recovery = await timeToRecover();

@@ -73,7 +73,7 @@ async function expectApiKeysWork(): Promise<number> {
 async function expectHealthNamesSessionStore(): Promise<void> {
   const health = await owner.get('/health');
   expect(health.status).toBe(503);
-  expect((health.body as { details: unknown }).details).toEqual({ checks: { database: 'ok', sessionStore: 'fail' } });
+  expect((health.body as { details: unknown }).details).toEqual({ checks: { database: 'ok', sessionStore: 'fail', migrations: 'ok' } });
 }
 
 /** Waits until the same cookie is signed in again; returns how long that took. */

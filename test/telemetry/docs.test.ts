@@ -24,6 +24,7 @@ const PRODUCTION_ENV = {
   REDIS_URL: 'redis://127.0.0.1:1',
   SMTP_URL: 'smtp://127.0.0.1:1',
   SESSION_SECRET: 'production-like-secret-that-is-long-enough',
+  APP_BASE_URL: 'https://app.test',
 };
 
 /** The real app with a production config, on the test app's database and in-memory sessions. */

@@ -54,6 +54,28 @@ export async function readMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
   return out;
 }
 
+/** SQLSTATE undefined_table: `schema_migrations` does not exist yet (a database never migrated). */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * The migrations among `files` that the database has not applied (labels, in order): all of them
+ * on a database never migrated. Read-only; `/health` uses it so that a deploy whose migrations
+ * have not run reports itself unready instead of answering every request with a 500.
+ */
+export async function pendingMigrations(db: Database, files: readonly MigrationFile[]): Promise<string[]> {
+  let applied: Set<number>;
+  try {
+    applied = await db.withSystemTx(async (tx) => {
+      const { rows } = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
+      return new Set(rows.map((r) => r.version));
+    });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== UNDEFINED_TABLE) throw err;
+    applied = new Set();
+  }
+  return files.filter((f) => !applied.has(f.version)).map(label);
+}
+
 /**
  * Applies pending migrations in order, in one transaction under a transaction-scoped advisory
  * lock, so two deploys migrating at once serialise and the second finds nothing to do. An applied

@@ -35,6 +35,19 @@ export class LogMailer implements Mailer {
   }
 }
 
+export interface SmtpMailerOptions {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /**
+   * Log each delivery (recipient, subject, SMTP host) so a developer knows which inbox a link went
+   * to. Off in production, where a recipient address has no business in the log.
+   */
+  logDeliveries: boolean;
+}
+
+const SMTP_DEFAULTS: SmtpMailerOptions = { maxAttempts: 20, baseDelayMs: 500, maxDelayMs: 30_000, logDeliveries: false };
+
 interface Pending {
   message: MailMessage;
   attempts: number;
@@ -50,18 +63,43 @@ export class SmtpMailer implements Mailer {
   private running = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly opts: SmtpMailerOptions;
+  /** host[:port] of SMTP_URL: safe to log, unlike the URL, which may carry credentials. */
+  private readonly host: string;
 
   constructor(
     smtpUrl: string,
     private readonly from: string,
     private readonly logger: Logger,
-    private readonly opts = { maxAttempts: 20, baseDelayMs: 500, maxDelayMs: 30_000 },
+    opts: Partial<SmtpMailerOptions> = {},
   ) {
+    this.opts = { ...SMTP_DEFAULTS, ...opts };
+    this.host = new URL(smtpUrl).host;
     this.transport = nodemailer.createTransport(smtpUrl, {
       connectionTimeout: 3000,
       greetingTimeout: 3000,
       socketTimeout: 5000,
     } as object);
+  }
+
+  /**
+   * The start-up check: connects once and logs whether the server answered, naming the host and
+   * never the credentials. An unreachable server is a warning, not a failure: mail queues and is
+   * retried until it answers. Never throws.
+   */
+  async checkConnection(): Promise<boolean> {
+    try {
+      await this.transport.verify();
+      this.logger.info({ smtpHost: this.host }, `SMTP server ${this.host} is reachable`);
+      return true;
+    } catch (err) {
+      const { code, message } = err as { code?: string; message?: string };
+      this.logger.warn(
+        { smtpHost: this.host, err: { code, message } },
+        `SMTP server ${this.host} (SMTP_URL) is unreachable: mail is queued and retried until it answers`,
+      );
+      return false;
+    }
   }
 
   send(message: MailMessage): void {
@@ -86,6 +124,9 @@ export class SmtpMailer implements Mailer {
       try {
         await this.transport.sendMail({ from: this.from, to: item.message.to, subject: item.message.subject, text: item.message.text });
         this.queue.shift();
+        if (this.opts.logDeliveries) {
+          this.logger.info({ mail: { to: item.message.to, subject: item.message.subject }, smtpHost: this.host }, `mail sent via SMTP server ${this.host}`);
+        }
       } catch (err) {
         item.attempts += 1;
         this.logger.warn({ err: { message: (err as Error).message }, attempts: item.attempts }, 'mail delivery failed; will retry');
