@@ -2,7 +2,7 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { assertIfMatch } from '../../platform/http/etag.js';
+import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
@@ -45,7 +45,7 @@ export async function patchTask(
   tenantId: string,
   ids: { incidentId: string; taskId: string },
   input: UpdateTaskInput,
-  ifMatch: string | undefined,
+  ifMatch: IfMatch,
 ): Promise<TaskRow> {
   const task = await findTaskForUpdate(tx, tenantId, ids.incidentId, ids.taskId);
   if (!task) throw new AppError('NOT_FOUND');
