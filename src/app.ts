@@ -101,7 +101,8 @@ export function buildApp(input: AppDeps): BuiltApp {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  if (config.isProduction) app.set('trust proxy', 1);
+  // Which X-Forwarded-For hops decide req.ip (per-IP limits, audit rows): TRUST_PROXY.
+  app.set('trust proxy', config.trustProxy);
 
   // With the SDK running, every request but /health gets its server span first, and the request
   // id is its trace id.
