@@ -37,6 +37,31 @@ describe('tenants', () => {
     expect(list.data.map((d) => d.id)).not.toContain(foreign);
   });
 
+  it('pages the caller\'s tenants with limit and cursor, and answers 400 for an invalid limit or cursor', async () => {
+    const { owner, tenantId: first } = await ownerWithTenant(t, 'P1');
+    const second = await createTenant(owner, 'P2');
+    const third = await createTenant(owner, 'P3');
+    const page1 = (await owner.get('/v1/tenants?limit=2').expect(200)).body as { data: { id: string }[]; nextCursor: string | null };
+    expect(page1.data.map((d) => d.id)).toEqual([third, second]);
+    expect(page1.nextCursor).not.toBeNull();
+    const page2 = (await owner.get(`/v1/tenants?limit=2&cursor=${page1.nextCursor ?? ''}`).expect(200)).body as { data: { id: string }[]; nextCursor: string | null };
+    expect(page2).toEqual({ data: [expect.objectContaining({ id: first }) as unknown], nextCursor: null });
+    for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'cursor=not-a-cursor', 'colour=blue']) {
+      const res = await owner.get(`/v1/tenants?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect((res.body as { code: string }).code, bad).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('when a signed-in user with no active tenant calls a tenant route, then 409 TENANT_CONTEXT_REQUIRED says how to choose or create one', async () => {
+    const user = await signUp(t);
+    const res = await user.get('/v1/incidents').expect(409);
+    const body = res.body as { code: string; message: string };
+    expect(body.code).toBe('TENANT_CONTEXT_REQUIRED');
+    expect(body.message).toContain('POST /v1/tenants/{tenantId}/switch');
+    expect(body.message).toContain('POST /v1/tenants.');
+  });
+
   it('switches to a tenant the caller belongs to, and answers 404 for any other', async () => {
     const { owner, tenantId } = await ownerWithTenant(t, 'First');
     const second = await createTenant(owner, 'Second');

@@ -1,4 +1,5 @@
 import type { FeatureDeps } from '../../app.js';
+import { listQuery } from '../../platform/http/pagination.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createTenantBody, tenantParams } from './tenants.schema.js';
 import { createTenant, listTenants, tenantRef } from './tenants.service.js';
@@ -10,9 +11,10 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     method: 'get',
     path: '/tenants',
     action: 'signed_in',
-    async handler({ ctx }) {
+    query: listQuery,
+    async handler({ ctx, query }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      return { status: 200, body: { data: await listTenants(deps, userId), nextCursor: null } };
+      return { status: 200, body: await listTenants(deps, userId, query) };
     },
   });
 

@@ -5,11 +5,12 @@ import type { Queryable } from '../../platform/db/database.js';
 import { withAccountTx, withTenantTx } from '../../platform/db/tx.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
+import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { insertMembership, insertTenant, listMyTenants, tenantName } from './tenants.queries.js';
 
-export async function listTenants(deps: FeatureDeps, userId: string) {
-  const rows = await withAccountTx(deps.db, userId, (tx) => listMyTenants(tx, userId));
-  return rows.map((r) => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at.toISOString() }));
+export async function listTenants(deps: FeatureDeps, userId: string, query: { limit: number; cursor?: string | undefined }) {
+  const rows = await withAccountTx(deps.db, userId, (tx) => listMyTenants(tx, userId, decodeCursor(query.cursor), query.limit));
+  return pageOf(rows, query.limit, (r) => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at.toISOString() }));
 }
 
 /** Creates a tenant with the caller as its owner, in one transaction with its audit row. */
