@@ -106,8 +106,8 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
 }
 
 export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
-  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentIncident);
+  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor, query), query.limit + 1);
+  return pageOf(rows, query.limit, presentIncident, query);
 }
 
 export async function patchIncident(

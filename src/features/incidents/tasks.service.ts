@@ -12,8 +12,8 @@ import type { CreateTaskInput, UpdateTaskInput } from './tasks.schema.js';
 
 export async function listTasks(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentTask);
+  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
+  return pageOf(rows, query.limit, presentTask, { incidentId });
 }
 
 /** Creates an open task, its `task_created` timeline event and its audit row, in one transaction. */
