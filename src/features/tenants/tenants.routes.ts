@@ -22,10 +22,11 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     method: 'post',
     path: '/tenants',
     action: 'signed_in',
+    idempotent: true,
     body: createTenantBody,
-    async handler({ ctx, body, req }) {
+    async handler({ ctx, body, req, recordResponse }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      const tenant = await createTenant(deps, ctx, userId, body);
+      const tenant = await createTenant(deps, ctx, userId, body, (tx, created) => recordResponse(tx, { status: 201, body: created }));
       req.session.activeTenantId = tenant.id;
       return { status: 201, body: tenant };
     },
