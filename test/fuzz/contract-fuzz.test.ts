@@ -40,6 +40,7 @@ interface Parameter {
   name: string;
   in: 'path' | 'query' | 'header';
   schema: JsonSchema;
+  explode?: boolean;
 }
 interface Operation {
   parameters?: Parameter[];
@@ -177,7 +178,13 @@ function queries(params: Parameter[]): fc.Arbitrary<string> {
       garbage.map((g) => [g]),
       fc.array(garbage, { minLength: 2, maxLength: 3 }),
     );
-    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, value.map((vs) => vs.map((v) => `${p.name}=${encodeURIComponent(v)}`).join('&')));
+    // Arrays in the declared form too (`explode: false`: one comma-separated value) as well as repeated.
+    const serialised = fc
+      .tuple(value, fc.boolean())
+      .map(([vs, comma]) =>
+        comma && p.explode === false ? `${p.name}=${vs.map(encodeURIComponent).join(',')}` : vs.map((v) => `${p.name}=${encodeURIComponent(v)}`).join('&'),
+      );
+    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, serialised);
   });
   const extra = fc.oneof(
     { weight: 3, arbitrary: fc.constant('') },
