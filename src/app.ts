@@ -101,7 +101,8 @@ export function buildApp(input: AppDeps): BuiltApp {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
-  if (config.isProduction) app.set('trust proxy', 1);
+  // Which X-Forwarded-For hops decide req.ip (per-IP limits, audit rows): TRUST_PROXY.
+  app.set('trust proxy', config.trustProxy);
 
   // With the SDK running, every request but /health gets its server span first, and the request
   // id is its trace id.
@@ -154,21 +155,43 @@ export function buildApp(input: AppDeps): BuiltApp {
   };
 }
 
+/** The API key a request presents: `x-api-key`, or equally `Authorization: Bearer`; never both. */
+function presentedApiKey(req: Request): string | string[] | undefined {
+  const header = req.headers['x-api-key'];
+  // `Bearer` with no token is a bad key, not an absent one.
+  const match = /^Bearer(?:[ \t]+(.*))?$/i.exec(req.headers.authorization ?? '');
+  const bearer = match ? (match[1] ?? '').trim() : undefined;
+  if (bearer === undefined) return header;
+  if (header !== undefined) {
+    throw new AppError('VALIDATION_FAILED', {
+      message: 'Send the API key in x-api-key or in Authorization: Bearer, not both.',
+      details: { fields: [{ path: 'Authorization', message: 'Not allowed together with x-api-key.' }] },
+    });
+  }
+  return bearer;
+}
+
 /**
- * API key or session, never both: with `x-api-key` present the cookie is not even read. A key in
- * a query string is refused outright. A malformed key or bad checksum fails here, before any
- * database work.
+ * API key or session, never both: with a key present (`x-api-key` or `Authorization: Bearer`) the
+ * cookie is not even read. A key in a query string is refused outright. A malformed key or bad
+ * checksum fails here, before any database work.
  */
 function apiKeyOrSession(session: RequestHandler, clock: Clock, timeouts: SessionTimeouts): RequestHandler {
   return (req: Request, res, next) => {
     const q = req.query as Record<string, unknown>;
     if ('api_key' in q || 'apiKey' in q || 'x-api-key' in q) {
-      next(new AppError('API_KEY_INVALID', { message: 'API keys are accepted only in the x-api-key header.' }));
+      next(new AppError('API_KEY_INVALID', { message: 'API keys are accepted only in the x-api-key or Authorization: Bearer header.' }));
       return;
     }
-    const header = req.headers['x-api-key'];
-    if (header !== undefined) {
-      const key = Array.isArray(header) ? undefined : header;
+    let presented: string | string[] | undefined;
+    try {
+      presented = presentedApiKey(req);
+    } catch (err) {
+      next(err);
+      return;
+    }
+    if (presented !== undefined) {
+      const key = Array.isArray(presented) ? undefined : presented;
       if (key === undefined || parseApiKey(key) === null) {
         recordApiKeyAuthentication('malformed');
         next(new AppError('API_KEY_INVALID'));

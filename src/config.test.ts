@@ -112,4 +112,17 @@ describe('loadConfig', () => {
   it('refuses a per-IP login limit below the floor of 100 per 15 minutes', () => {
     expect(problemsOf({ LOGIN_IP_LIMIT_PER_15_MIN: '5' })[0]).toMatch(/^LOGIN_IP_LIMIT_PER_15_MIN/);
   });
+
+  it('trusts one proxy hop in production and none elsewhere unless TRUST_PROXY says otherwise (a hop count, false, or addresses/CIDRs)', () => {
+    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u@db/app', REDIS_URL: 'redis://cache:6379', SMTP_URL: 'smtp://mail:587', SESSION_SECRET: 'x'.repeat(32) };
+    expect(loadConfig(production).trustProxy).toBe(1);
+    expect(loadConfig({ ...production, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({}, () => undefined).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }, () => undefined).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '0' }, () => undefined).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,fd00::/8,loopback' }, () => undefined).trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
+    for (const bad of ['true', '10.0.0.0/33', 'proxy.internal', '10.0.0.1,', '-1', '::1/129']) {
+      expect(problemsOf({ TRUST_PROXY: bad }), bad).toEqual([expect.stringMatching(/^TRUST_PROXY:/)]);
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -35,6 +36,8 @@ const envSchema = z.object({
   LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
   SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
   FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
+  // Whose X-Forwarded-For to believe (parseTrustProxy); default 1 hop in production, none otherwise.
+  TRUST_PROXY: z.string().trim().min(1).optional(),
   // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
   ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
@@ -98,10 +101,38 @@ export interface Config {
   mail: { smtpUrl: string | null; from: string };
   dailyWriteQuota: number;
   limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number };
+  /** Express's `trust proxy`: hops, or the proxies' addresses/CIDRs, or false (use the socket address). */
+  trustProxy: TrustProxy;
   argon2MaxConcurrency: number;
   shutdownTimeoutMs: number;
   apiDocs: boolean;
   telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
+}
+
+export type TrustProxy = number | string[] | false;
+
+// The address-range names Express's trust proxy (proxy-addr) understands besides addresses and CIDRs.
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isAddressOrCidr(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * `TRUST_PROXY`: a hop count (`1` = the one proxy in front, as on Render), `false` (the socket's
+ * address is the client), or a comma-separated list of the proxies' addresses or CIDRs. Returns
+ * null when the value is none of these. `true` (believe any X-Forwarded-For) is refused: a client
+ * could then choose its own address.
+ */
+export function parseTrustProxy(raw: string): TrustProxy | null {
+  if (raw === 'false') return false;
+  if (/^\d+$/.test(raw)) return Number(raw) === 0 ? false : Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  return entries.every((e) => PROXY_RANGE_NAMES.has(e) || isAddressOrCidr(e)) ? entries : null;
 }
 
 export class ConfigError extends Error {
@@ -141,6 +172,10 @@ export function loadConfig(
     if (secretProblem) problems.push(`SESSION_SECRET: ${secretProblem}`);
     const baseUrlProblem = productionBaseUrlReason(e.APP_BASE_URL);
     if (baseUrlProblem) problems.push(`APP_BASE_URL: ${baseUrlProblem}`);
+  }
+  const trustProxy = e.TRUST_PROXY === undefined ? (isProduction ? 1 : false) : parseTrustProxy(e.TRUST_PROXY);
+  if (trustProxy === null) {
+    problems.push('TRUST_PROXY: expected a hop count, false, or comma-separated proxy addresses/CIDRs');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -190,6 +225,7 @@ export function loadConfig(
       signupPerIpPerHour: e.SIGNUP_IP_LIMIT_PER_HOUR,
       forgotPerIpPerHour: e.FORGOT_IP_LIMIT_PER_HOUR,
     },
+    trustProxy: trustProxy ?? false,
     argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     apiDocs: e.API_DOCS ?? !isProduction,

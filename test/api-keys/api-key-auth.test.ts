@@ -154,3 +154,55 @@ describe('API key authentication', () => {
     expect(listed.data.map((i) => i.id)).not.toContain(incidentId);
   });
 });
+
+describe('Authorization: Bearer', () => {
+  function withBearer(key: string) {
+    return {
+      get: (path: string) => t.request().get(path).set('Authorization', `Bearer ${key}`),
+      post: (path: string, body: object) => t.request().post(path).set('Authorization', `Bearer ${key}`).send(body),
+    };
+  }
+
+  it('when a key is sent as Authorization: Bearer, then it works exactly like x-api-key, without CSRF', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const issued = await createApiKey(owner, tenantId, { scopes: ['write'] });
+    const api = withBearer(issued.key);
+    const created = await api.post('/v1/incidents', incident);
+    expect(created.status).toBe(201);
+    expect((created.body as { createdBy: unknown }).createdBy).toEqual({ type: 'service_account', id: issued.serviceAccountId });
+    expect((await api.get('/v1/incidents')).status).toBe(200);
+    // The scheme name is case-insensitive (RFC 9110 11.1).
+    expect((await t.request().get('/v1/incidents').set('Authorization', `bearer ${issued.key}`)).status).toBe(200);
+    const elsewhere = await api.get('/v1/tenants');
+    expect(elsewhere.status).toBe(403);
+    expect(codeOf(elsewhere)).toBe('SESSION_REQUIRED');
+  });
+
+  it('when both x-api-key and Authorization: Bearer are sent, then 400 VALIDATION_FAILED and nothing is written', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const issued = await createApiKey(owner, tenantId, { scopes: ['write'] });
+    const res = await t.request().post('/v1/incidents').set('x-api-key', issued.key).set('Authorization', `Bearer ${issued.key}`).send(incident);
+    expect(res.status).toBe(400);
+    expect(codeOf(res)).toBe('VALIDATION_FAILED');
+    expect(((await owner.get('/v1/incidents')).body as { data: unknown[] }).data).toEqual([]);
+  });
+
+  it('when the Bearer token is not an itk_ key (or a revoked one), then 401 API_KEY_INVALID', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const revoked = await createApiKey(owner, tenantId);
+    expect((await owner.post(`/v1/tenants/${tenantId}/api-keys/${revoked.id}/revoke`)).status).toBe(200);
+    for (const token of ['0123456789abcdef0123456789abcdef', 'eyJhbGciOiJIUzI1NiJ9.e30.x', '', issueApiKey().key, revoked.key]) {
+      const res = await t.request().get('/v1/incidents').set('Authorization', `Bearer ${token}`);
+      expect(res.status, token).toBe(401);
+      expect(codeOf(res), token).toBe('API_KEY_INVALID');
+    }
+  });
+
+  it('when an invalid Bearer key comes with a valid session cookie, then 401: the cookie is ignored', async () => {
+    const { owner } = await ownerWithTenant(t);
+    expect((await owner.get('/v1/incidents')).status).toBe(200);
+    const res = await owner.get('/v1/incidents').set('Authorization', `Bearer ${issueApiKey().key}`);
+    expect(res.status).toBe(401);
+    expect(codeOf(res)).toBe('API_KEY_INVALID');
+  });
+});

@@ -62,6 +62,43 @@ describe('service accounts', () => {
     expect(await countRows(t, 'service_accounts', 'tenant_id = $1', [tenantId])).toBe(1);
   });
 
+  it('when an API key create is retried with the same Idempotency-Key, then one key exists and the replay is the original 201 without the secret', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const serviceAccountId = await createServiceAccount(owner, tenantId);
+    const body = { serviceAccountId, name: 'deploys', scopes: ['write'] };
+    const first = await owner.post(`/v1/tenants/${tenantId}/api-keys`, body).set('Idempotency-Key', 'key-1');
+    expect(first.status).toBe(201);
+    const created = first.body as ApiKeyBody & { key: string };
+    expect(created.key).toMatch(/^itk_/);
+    const again = await owner.post(`/v1/tenants/${tenantId}/api-keys`, body).set('Idempotency-Key', 'key-1');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(Object.fromEntries(Object.entries(created).filter(([k]) => k !== 'key')));
+    expect(await countRows(t, 'api_keys', 'tenant_id = $1', [tenantId])).toBe(1);
+    expect(await auditMetadata(tenantId, 'api_key.created')).toHaveLength(1);
+    // The secret is not stored for replays either.
+    expect(await countRows(t, 'idempotency_keys', 'tenant_id = $1 AND response_body::text LIKE $2', [tenantId, `%${created.key.slice(-12)}%`])).toBe(0);
+
+    const reused = await owner.post(`/v1/tenants/${tenantId}/api-keys`, { ...body, name: 'other' }).set('Idempotency-Key', 'key-1');
+    expect(reused.status).toBe(422);
+    expect((reused.body as { code: string }).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await countRows(t, 'api_keys', 'tenant_id = $1', [tenantId])).toBe(1);
+  });
+
+  it('when API key creates race with one Idempotency-Key, then exactly one key is issued and only its first answer shows the secret', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const serviceAccountId = await createServiceAccount(owner, tenantId);
+    const body = { serviceAccountId, name: 'raced', scopes: ['read'] };
+    const results = await Promise.all(Array.from({ length: 4 }, () => owner.post(`/v1/tenants/${tenantId}/api-keys`, body).set('Idempotency-Key', 'race')));
+    const withSecret = results.filter((r) => r.status === 201 && typeof (r.body as { key?: unknown }).key === 'string');
+    expect(withSecret).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 201) expect((r.body as ApiKeyBody).id).toBe((withSecret[0]?.body as ApiKeyBody).id);
+      else expect([r.status, (r.body as { code: string }).code]).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    }
+    expect(await countRows(t, 'api_keys', 'tenant_id = $1', [tenantId])).toBe(1);
+  });
+
   it('when a member or a non-member asks, then 403 for the member and 404 for the outsider', async () => {
     const { tenantId } = await ownerWithTenant(t);
     const member = await addMember(t, tenantId, 'member');

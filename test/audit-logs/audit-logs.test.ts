@@ -113,6 +113,19 @@ describe('GET /v1/audit-logs', () => {
     expect(otherIds.filter((id) => ids.has(id))).toEqual([]);
   });
 
+  it('when a cursor is reused with different filters, then 400 VALIDATION_FAILED rather than another list\'s page', async () => {
+    const s = await scenario();
+    const first = (await s.owner.get('/v1/audit-logs?action=service_account.created&limit=1').expect(200)).body as Page;
+    expect(first.nextCursor).not.toBeNull();
+    const cursor = first.nextCursor ?? '';
+    expect((await s.owner.get(`/v1/audit-logs?action=service_account.created&limit=1&cursor=${cursor}`)).status).toBe(200);
+    for (const other of ['', 'action=tenant.created', 'action=service_account.created&targetType=tenant']) {
+      const res = await s.owner.get(`/v1/audit-logs?${other}&limit=1&cursor=${cursor}`);
+      expect(res.status, other).toBe(400);
+      expect((res.body as { code: string }).code).toBe('VALIDATION_FAILED');
+    }
+  });
+
   it('when a member asks, then 403; a bad cursor, date or unknown parameter is 400', async () => {
     const s = await scenario();
     const member = await addMember(t, s.tenantId, 'member');

@@ -42,7 +42,8 @@ describe('session cookie', () => {
   it('when built with the production configuration, then the cookie is __Host-sid and Secure behind one trusted proxy hop', async () => {
     const logger = createLogger('silent');
     const prod = buildApp({
-      config: { ...t.config, env: 'production', isProduction: true, session: { ...t.config.session, cookieName: '__Host-sid', secure: true } },
+      // trustProxy as production's default (src/config.test.ts checks that default).
+      config: { ...t.config, env: 'production', isProduction: true, trustProxy: 1, session: { ...t.config.session, cookieName: '__Host-sid', secure: true } },
       db: t.db,
       redis: null,
       logger,

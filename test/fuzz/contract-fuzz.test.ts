@@ -42,6 +42,7 @@ interface Parameter {
   name: string;
   in: 'path' | 'query' | 'header';
   schema: JsonSchema;
+  explode?: boolean;
 }
 interface Operation {
   parameters?: Parameter[];
@@ -211,7 +212,13 @@ function queries(params: Parameter[]): fc.Arbitrary<string> {
       garbage.map((g) => [g]),
       fc.array(garbage, { minLength: 2, maxLength: 3 }),
     );
-    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, value.map((vs) => vs.map((v) => `${p.name}=${encodeQueryText(v)}`).join('&')));
+    // Arrays in the declared form too (`explode: false`: one comma-separated value) as well as repeated.
+    const serialised = fc
+      .tuple(value, fc.boolean())
+      .map(([vs, comma]) =>
+        comma && p.explode === false ? `${p.name}=${vs.map(encodeQueryText).join(',')}` : vs.map((v) => `${p.name}=${encodeQueryText(v)}`).join('&'),
+      );
+    return fc.oneof({ weight: 2, arbitrary: fc.constant('') }, serialised);
   });
   const extra = fc.oneof(
     { weight: 3, arbitrary: fc.constant('') },

@@ -80,6 +80,25 @@ describe('incident list filters', () => {
     expect((second.body as ListBody<IncidentBody>).nextCursor).toBeNull();
   });
 
+  it('when a cursor is reused with different filters, then 400 VALIDATION_FAILED on cursor; the same filters in another order or form keep it', async () => {
+    const first = (await owner.get('/v1/incidents?severity=SEV2,SEV1&limit=2').expect(200)).body as ListBody<IncidentBody>;
+    const cursor = first.nextCursor ?? '';
+    expect(cursor).not.toBe('');
+    for (const other of ['', 'severity=SEV2', 'severity=SEV2,SEV1&q=checkout', 'severity=SEV2,SEV1&status=resolved', `severity=SEV2,SEV1&createdAfter=${createdAt.A}`]) {
+      const res = await owner.get(`/v1/incidents?${other}&limit=2&cursor=${cursor}`);
+      expect(res.status, other).toBe(400);
+      const body = res.body as { code: string; details: { fields: { path: string }[] } };
+      expect(body.code).toBe('VALIDATION_FAILED');
+      expect(body.details.fields.map((f) => f.path)).toEqual(['cursor']);
+    }
+    // Page size is not a filter; the order and form of multi-value filters do not matter.
+    for (const same of ['severity=SEV1,SEV2&limit=1', 'severity=SEV1&severity=SEV2&limit=5']) {
+      const res = await owner.get(`/v1/incidents?${same}&cursor=${cursor}`);
+      expect(res.status, same).toBe(200);
+      expect(names((res.body as ListBody<IncidentBody>).data)).toEqual(['A']);
+    }
+  });
+
   it.each([['status=open'], ['severity=SEV9'], ['limit=0'], ['limit=101'], ['cursor=not-a-cursor'], ['createdAfter=yesterday'], ['sort=title']])(
     'rejects %s with 400 VALIDATION_FAILED',
     async (query) => {
@@ -191,6 +210,22 @@ describe('sub-resource lists', () => {
     const su = (await owner.get(`/v1/incidents/${incident.id}/status-updates?limit=10`)).body as ListBody<{ id: string }>;
     expect(su.data.map((x) => x.id)).toEqual([...updates].reverse());
     expect(su.nextCursor).toBeNull();
+  });
+
+  it("when a sub-resource list's cursor is used on another incident's list, then 400 VALIDATION_FAILED", async () => {
+    const { owner } = await ownerWithTenant(t);
+    const a = await openIncident(owner);
+    const b = await openIncident(owner);
+    for (let i = 0; i < 3; i++) {
+      await createTaskFor(owner, a.id);
+      await createTaskFor(owner, b.id);
+    }
+    const page1 = (await owner.get(`/v1/incidents/${a.id}/tasks?limit=2`).expect(200)).body as ListBody<TaskBody>;
+    expect(page1.nextCursor).not.toBeNull();
+    expect((await owner.get(`/v1/incidents/${a.id}/tasks?limit=2&cursor=${page1.nextCursor ?? ''}`)).status).toBe(200);
+    const res = await owner.get(`/v1/incidents/${b.id}/tasks?limit=2&cursor=${page1.nextCursor ?? ''}`);
+    expect(res.status).toBe(400);
+    expect((res.body as { code: string }).code).toBe('VALIDATION_FAILED');
   });
 
   it('rejects a bad limit or cursor on sub-resource lists with 400', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { addMember, ownerWithTenant } from '../support/factories.js';
+import { addMember, ownerWithTenant, type SessionClient } from '../support/factories.js';
 import { createTaskFor, openIncident, tenantState, timelineOf, type IncidentBody, type TaskBody, type TimelineEventBody, MANY_USERS_ENV } from './helpers.js';
 
 let t: TestApp;
@@ -62,6 +62,54 @@ describe('optimistic concurrency', () => {
     expect(stale.status).toBe(412);
     expect(await tenantState(t, tenantId)).toEqual(before);
   });
+  const patchTargets = [
+    {
+      what: 'an incident',
+      async open(owner: SessionClient) {
+        const incident = await openIncident(owner);
+        return { path: `/v1/incidents/${incident.id}`, body: { title: 'changed' } };
+      },
+    },
+    {
+      what: 'a task',
+      async open(owner: SessionClient) {
+        const incident = await openIncident(owner);
+        const task = await createTaskFor(owner, incident.id);
+        return { path: `/v1/incidents/${incident.id}/tasks/${task.id}`, body: { title: 'changed' } };
+      },
+    },
+  ];
+
+  for (const target of patchTargets) {
+    it(`when If-Match is the current version as a weak tag on ${target.what} PATCH, then 412 (strong comparison) and nothing changes`, async () => {
+      const { owner, tenantId } = await ownerWithTenant(t);
+      const { path, body } = await target.open(owner);
+      const before = await tenantState(t, tenantId);
+      for (const weak of ['W/"1"', 'W/"1", W/"2"']) {
+        const res = await owner.patch(path, body).set('If-Match', weak);
+        expect(res.status, weak).toBe(412);
+        expect((res.body as { code: string }).code).toBe('PRECONDITION_FAILED');
+      }
+      expect(await tenantState(t, tenantId)).toEqual(before);
+      // The strong tag beside a weak one still matches.
+      expect((await owner.patch(path, body).set('If-Match', 'W/"1", "1"')).status).toBe(200);
+    });
+
+    it(`when If-Match on ${target.what} PATCH is not an entity tag, then 400 VALIDATION_FAILED showing the expected form, and nothing changes`, async () => {
+      const { owner, tenantId } = await ownerWithTenant(t);
+      const { path, body } = await target.open(owner);
+      const before = await tenantState(t, tenantId);
+      for (const bad of ['1', '"1', '"1" "2"', 'W/1', '*, "1"', ',', '"1",x']) {
+        const res = await owner.patch(path, body).set('If-Match', bad);
+        expect(res.status, bad).toBe(400);
+        const err = res.body as { code: string; message: string; details: { fields: { path: string; message: string }[] } };
+        expect(err.code).toBe('VALIDATION_FAILED');
+        expect(err.message).toContain('If-Match: "3"');
+        expect(err.details.fields).toEqual([{ path: 'If-Match', message: expect.stringContaining('"3"') as string }]);
+      }
+      expect(await tenantState(t, tenantId)).toEqual(before);
+    });
+  }
 });
 
 describe('timeline notes', () => {

@@ -37,6 +37,62 @@ describe('tenants', () => {
     expect(list.data.map((d) => d.id)).not.toContain(foreign);
   });
 
+  it('pages the caller\'s tenants with limit and cursor, and answers 400 for an invalid limit or cursor', async () => {
+    const { owner, tenantId: first } = await ownerWithTenant(t, 'P1');
+    const second = await createTenant(owner, 'P2');
+    const third = await createTenant(owner, 'P3');
+    const page1 = (await owner.get('/v1/tenants?limit=2').expect(200)).body as { data: { id: string }[]; nextCursor: string | null };
+    expect(page1.data.map((d) => d.id)).toEqual([third, second]);
+    expect(page1.nextCursor).not.toBeNull();
+    const page2 = (await owner.get(`/v1/tenants?limit=2&cursor=${page1.nextCursor ?? ''}`).expect(200)).body as { data: { id: string }[]; nextCursor: string | null };
+    expect(page2).toEqual({ data: [expect.objectContaining({ id: first }) as unknown], nextCursor: null });
+    for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'cursor=not-a-cursor', 'colour=blue']) {
+      const res = await owner.get(`/v1/tenants?${bad}`);
+      expect(res.status, bad).toBe(400);
+      expect((res.body as { code: string }).code, bad).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('when a signed-in user with no active tenant calls a tenant route, then 409 TENANT_CONTEXT_REQUIRED says how to choose or create one', async () => {
+    const user = await signUp(t);
+    const res = await user.get('/v1/incidents').expect(409);
+    const body = res.body as { code: string; message: string };
+    expect(body.code).toBe('TENANT_CONTEXT_REQUIRED');
+    expect(body.message).toContain('POST /v1/tenants/{tenantId}/switch');
+    expect(body.message).toContain('POST /v1/tenants.');
+  });
+
+  it('when POST /v1/tenants is retried with the same Idempotency-Key, then one tenant exists and the 201 is replayed', async () => {
+    const user = await signUp(t);
+    const first = await user.post('/v1/tenants', { name: 'Once' }).set('Idempotency-Key', 'tenant-1');
+    expect(first.status).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const again = await user.post('/v1/tenants', { name: 'Once' }).set('Idempotency-Key', 'tenant-1');
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
+    const reused = await user.post('/v1/tenants', { name: 'Twice' }).set('Idempotency-Key', 'tenant-1');
+    expect(reused.status).toBe(422);
+    expect((reused.body as { code: string }).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const mine = (await user.get('/v1/tenants').expect(200)).body as { data: { id: string }[] };
+    expect(mine.data.map((d) => d.id)).toEqual([(first.body as { id: string }).id]);
+    // Keys belong to the user: another user with the same key creates their own tenant.
+    const other = await signUp(t);
+    const theirs = await other.post('/v1/tenants', { name: 'Once' }).set('Idempotency-Key', 'tenant-1');
+    expect(theirs.status).toBe(201);
+    expect(theirs.headers['idempotent-replayed']).toBeUndefined();
+    expect((theirs.body as { id: string }).id).not.toBe((first.body as { id: string }).id);
+  });
+
+  it('when tenant creates race with one Idempotency-Key, then exactly one tenant exists and the others are replays or 409 IDEMPOTENCY_IN_PROGRESS', async () => {
+    const user = await signUp(t);
+    const results = await Promise.all(Array.from({ length: 4 }, () => user.post('/v1/tenants', { name: 'Raced' }).set('Idempotency-Key', 'race')));
+    const ids = new Set(results.filter((r) => r.status === 201).map((r) => (r.body as { id: string }).id));
+    expect(ids.size).toBe(1);
+    for (const r of results.filter((x) => x.status !== 201)) expect([r.status, (r.body as { code: string }).code]).toEqual([409, 'IDEMPOTENCY_IN_PROGRESS']);
+    expect(((await user.get('/v1/tenants').expect(200)).body as { data: unknown[] }).data).toHaveLength(1);
+  });
+
   it('switches to a tenant the caller belongs to, and answers 404 for any other', async () => {
     const { owner, tenantId } = await ownerWithTenant(t, 'First');
     const second = await createTenant(owner, 'Second');

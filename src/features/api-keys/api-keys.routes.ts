@@ -45,13 +45,15 @@ export function registerApiKeyRoutes(routes: RouteRegistry, _deps: FeatureDeps):
     },
   });
 
-  // Not idempotent: a replay would have to return the key, which would mean storing it.
+  // A replay answers the original status and body without `key`: the secret is shown once, never stored.
   routes.tenant({
     method: 'post',
     path: '/tenants/:tenantId/api-keys',
     action: 'api_keys.manage',
     tenant: 'path',
     authorize: 'route',
+    idempotent: true,
+    notReplayed: ['key'],
     params: tenantPathParams,
     body: createApiKeyBody,
     async handler({ ctx, tx, tenantId, body }) {

@@ -21,8 +21,8 @@ function present(r: AuditListRow) {
 }
 
 export async function listAuditLogs(tx: Queryable, tenantId: string, q: AuditLogQuery) {
-  const rows = await listAuditRows(tx, tenantId, q, decodeCursor(q.cursor), q.limit);
-  return pageOf(rows, q.limit, present);
+  const rows = await listAuditRows(tx, tenantId, q, decodeCursor(q.cursor, q), q.limit);
+  return pageOf(rows, q.limit, present, q);
 }
 
 /**

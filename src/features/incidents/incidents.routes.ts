@@ -1,5 +1,5 @@
 import type { FeatureDeps } from '../../app.js';
-import { etagOf } from '../../platform/http/etag.js';
+import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';
 import { changedIncidentResult, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
@@ -64,7 +64,7 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     params: incidentParams,
     body: updateIncidentBody,
     async handler({ ctx, tx, tenantId, params, body, req }) {
-      return changedIncidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, req.get('if-match')), 200);
+      return changedIncidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, parseIfMatch(req.get('if-match'))), 200);
     },
   });
 
@@ -127,7 +127,7 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     params: taskParams,
     body: updateTaskBody,
     async handler({ ctx, tx, tenantId, params, body, req }) {
-      const task = await patchTask(tx, ctx, tenantId, params, body, req.get('if-match'));
+      const task = await patchTask(tx, ctx, tenantId, params, body, parseIfMatch(req.get('if-match')));
       return { status: 200, body: presentTask(task), headers: { ETag: etagOf(task.version) } };
     },
   });

@@ -2,7 +2,7 @@ import { prepareAuditChain, recordAuditEvent } from '../../platform/audit/audit.
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { assertIfMatch, etagOf } from '../../platform/http/etag.js';
+import { assertIfMatch, etagOf, type IfMatch } from '../../platform/http/etag.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { enforce, type Action } from '../../platform/rbac/authorize.js';
 import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
@@ -106,8 +106,8 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
 }
 
 export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
-  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentIncident);
+  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor, query), query.limit + 1);
+  return pageOf(rows, query.limit, presentIncident, query);
 }
 
 export async function patchIncident(
@@ -116,7 +116,7 @@ export async function patchIncident(
   tenantId: string,
   incidentId: string,
   input: UpdateIncidentInput,
-  ifMatch: string | undefined,
+  ifMatch: IfMatch,
 ): Promise<PendingChange> {
   const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
   assertIfMatch(ifMatch, row.version);

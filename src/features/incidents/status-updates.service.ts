@@ -10,8 +10,8 @@ import type { CreateStatusUpdateInput } from './status-updates.schema.js';
 
 export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listStatusUpdateRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentStatusUpdate);
+  const rows = await listStatusUpdateRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
+  return pageOf(rows, query.limit, presentStatusUpdate, { incidentId });
 }
 
 /**

@@ -2,7 +2,7 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { assertIfMatch } from '../../platform/http/etag.js';
+import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
@@ -12,8 +12,8 @@ import type { CreateTaskInput, UpdateTaskInput } from './tasks.schema.js';
 
 export async function listTasks(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentTask);
+  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
+  return pageOf(rows, query.limit, presentTask, { incidentId });
 }
 
 /** Creates an open task, its `task_created` timeline event and its audit row, in one transaction. */
@@ -45,7 +45,7 @@ export async function patchTask(
   tenantId: string,
   ids: { incidentId: string; taskId: string },
   input: UpdateTaskInput,
-  ifMatch: string | undefined,
+  ifMatch: IfMatch,
 ): Promise<TaskRow> {
   const task = await findTaskForUpdate(tx, tenantId, ids.incidentId, ids.taskId);
   if (!task) throw new AppError('NOT_FOUND');

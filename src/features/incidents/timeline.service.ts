@@ -10,8 +10,8 @@ import type { CreateTimelineEventInput } from './timeline.schema.js';
 
 export async function listTimelineEvents(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listTimelineEventRows(tx, tenantId, incidentId, decodeCursor(query.cursor), query.limit + 1);
-  return pageOf(rows, query.limit, presentTimelineEvent);
+  const rows = await listTimelineEventRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
+  return pageOf(rows, query.limit, presentTimelineEvent, { incidentId });
 }
 
 /** Adds a note; `occurredAt` may back-date what happened, `createdAt` is always now. */

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db/database.js';
+import type { Cursor } from '../../platform/http/pagination.js';
 import type { Role } from '../../platform/rbac/authorize.js';
 
 export interface TenantListRow {
@@ -8,12 +9,14 @@ export interface TenantListRow {
   created_at: Date;
 }
 
-/** The caller's tenants, through the narrow own-memberships and tenants-of-user policies. */
-export async function listMyTenants(tx: Queryable, userId: string): Promise<TenantListRow[]> {
+/** One keyset page (limit + 1 rows) of the caller's tenants, newest first on (created_at, id), through the
+ * narrow own-memberships and tenants-of-user policies. */
+export async function listMyTenants(tx: Queryable, userId: string, cursor: Cursor | null, limit: number): Promise<TenantListRow[]> {
   const { rows } = await tx.query<TenantListRow>(
     `SELECT t.id, t.name, m.role, t.created_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id
-      WHERE m.user_id = $1 ORDER BY t.created_at DESC, t.id DESC LIMIT 1000`,
-    [userId],
+      WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (t.created_at, t.id) < ($2::timestamptz, $3::uuid))
+      ORDER BY t.created_at DESC, t.id DESC LIMIT $4`,
+    [userId, cursor?.createdAt ?? null, cursor?.id ?? null, limit + 1],
   );
   return rows;
 }

@@ -1,4 +1,5 @@
 import type { FeatureDeps } from '../../app.js';
+import { listQuery } from '../../platform/http/pagination.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createTenantBody, tenantParams } from './tenants.schema.js';
 import { createTenant, listTenants, tenantRef } from './tenants.service.js';
@@ -10,9 +11,10 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     method: 'get',
     path: '/tenants',
     action: 'signed_in',
-    async handler({ ctx }) {
+    query: listQuery,
+    async handler({ ctx, query }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      return { status: 200, body: { data: await listTenants(deps, userId), nextCursor: null } };
+      return { status: 200, body: await listTenants(deps, userId, query) };
     },
   });
 
@@ -20,10 +22,11 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     method: 'post',
     path: '/tenants',
     action: 'signed_in',
+    idempotent: true,
     body: createTenantBody,
-    async handler({ ctx, body, req }) {
+    async handler({ ctx, body, req, recordResponse }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      const tenant = await createTenant(deps, ctx, userId, body);
+      const tenant = await createTenant(deps, ctx, userId, body, (tx, created) => recordResponse(tx, { status: 201, body: created }));
       req.session.activeTenantId = tenant.id;
       return { status: 201, body: tenant };
     },

@@ -18,7 +18,10 @@ export const ERROR_CATALOG = {
   NOT_FOUND: { status: 404, message: 'Not found.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed.' },
   EMAIL_ALREADY_REGISTERED: { status: 409, message: 'An account with this email already exists.' },
-  TENANT_CONTEXT_REQUIRED: { status: 409, message: 'Select a tenant first.' },
+  TENANT_CONTEXT_REQUIRED: {
+    status: 409,
+    message: 'No tenant is active. Choose one with POST /v1/tenants/{tenantId}/switch (GET /v1/tenants lists yours), or create one with POST /v1/tenants.',
+  },
   INVALID_STATUS_TRANSITION: { status: 409, message: 'This status change is not allowed.' },
   LAST_OWNER: { status: 409, message: 'A tenant must keep at least one owner.' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, message: 'A request with this Idempotency-Key is still in progress.' },

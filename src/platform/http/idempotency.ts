@@ -5,12 +5,25 @@ import { AppError } from './errors.js';
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 const TTL_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Whose key it is: inside a tenant, (tenant, principal); on an account route with no tenant yet
+ * (`tenantId` null), the signed-in user alone.
+ */
 export interface IdempotencyScope {
-  tenantId: string;
+  tenantId: string | null;
   principalType: 'user' | 'service_account';
   principalId: string;
   key: string;
   fingerprint: string;
+}
+
+/** The table holding a scope's keys and the columns and values that identify its row ($1..$n). */
+function rowOf(scope: IdempotencyScope): { table: string; columns: string[]; where: string; params: unknown[] } {
+  const [table, columns, params] =
+    scope.tenantId === null
+      ? ['account_idempotency_keys', ['user_id', 'key'], [scope.principalId, scope.key]]
+      : ['idempotency_keys', ['tenant_id', 'principal_type', 'principal_id', 'key'], [scope.tenantId, scope.principalType, scope.principalId, scope.key]];
+  return { table, columns, where: columns.map((c, i) => `${c} = $${String(i + 1)}`).join(' AND '), params };
 }
 
 export interface StoredResponse {
@@ -43,17 +56,14 @@ export async function claimIdempotencyKey(
   scope: IdempotencyScope,
   now: Date,
 ): Promise<StoredResponse | null> {
+  const { table, columns, where, params } = rowOf(scope);
+  const n = params.length;
   return db.withAppTx({ tenantId: scope.tenantId, userId }, async (tx) => {
-    const params = [scope.tenantId, scope.principalType, scope.principalId, scope.key];
     // Expired keys are forgotten, so the key may be used afresh.
-    await tx.query(
-      `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND principal_type = $2 AND principal_id = $3 AND key = $4
-         AND expires_at <= $5`,
-      [...params, now],
-    );
+    await tx.query(`DELETE FROM ${table} WHERE ${where} AND expires_at <= $${String(n + 1)}`, [...params, now]);
     const inserted = await tx.query(
-      `INSERT INTO idempotency_keys (tenant_id, principal_type, principal_id, key, fingerprint, state, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, 'in_progress', $6, $7)
+      `INSERT INTO ${table} (${columns.join(', ')}, fingerprint, state, created_at, expires_at)
+       VALUES (${params.map((_, i) => `$${String(i + 1)}`).join(', ')}, $${String(n + 1)}, 'in_progress', $${String(n + 2)}, $${String(n + 3)})
        ON CONFLICT DO NOTHING RETURNING 1`,
       [...params, scope.fingerprint, now, new Date(now.getTime() + TTL_MS)],
     );
@@ -64,11 +74,7 @@ export async function claimIdempotencyKey(
       response_status: number | null;
       response_body: unknown;
       response_headers: Record<string, string> | null;
-    }>(
-      `SELECT fingerprint, state, response_status, response_body, response_headers FROM idempotency_keys
-        WHERE tenant_id = $1 AND principal_type = $2 AND principal_id = $3 AND key = $4`,
-      params,
-    );
+    }>(`SELECT fingerprint, state, response_status, response_body, response_headers FROM ${table} WHERE ${where}`, params);
     const row = rows[0];
     if (!row) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
     if (row.fingerprint !== scope.fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
@@ -79,28 +85,17 @@ export async function claimIdempotencyKey(
 
 /** Stores the response in the same transaction as the write it describes. */
 export async function completeIdempotencyKey(tx: Queryable, scope: IdempotencyScope, response: StoredResponse): Promise<void> {
+  const { table, where, params } = rowOf(scope);
+  const n = params.length;
   await tx.query(
-    `UPDATE idempotency_keys SET state = 'completed', response_status = $5, response_body = $6, response_headers = $7
-      WHERE tenant_id = $1 AND principal_type = $2 AND principal_id = $3 AND key = $4`,
-    [
-      scope.tenantId,
-      scope.principalType,
-      scope.principalId,
-      scope.key,
-      response.status,
-      JSON.stringify(response.body ?? null),
-      JSON.stringify(response.headers),
-    ],
+    `UPDATE ${table} SET state = 'completed', response_status = $${String(n + 1)}, response_body = $${String(n + 2)}, response_headers = $${String(n + 3)}
+      WHERE ${where}`,
+    [...params, response.status, JSON.stringify(response.body ?? null), JSON.stringify(response.headers)],
   );
 }
 
 /** Releases a claim whose request failed, so the client may retry with the same key. */
 export async function releaseIdempotencyKey(db: Database, userId: string | null, scope: IdempotencyScope): Promise<void> {
-  await db.withAppTx({ tenantId: scope.tenantId, userId }, (tx) =>
-    tx.query(
-      `DELETE FROM idempotency_keys WHERE tenant_id = $1 AND principal_type = $2 AND principal_id = $3 AND key = $4
-         AND state = 'in_progress'`,
-      [scope.tenantId, scope.principalType, scope.principalId, scope.key],
-    ),
-  );
+  const { table, where, params } = rowOf(scope);
+  await db.withAppTx({ tenantId: scope.tenantId, userId }, (tx) => tx.query(`DELETE FROM ${table} WHERE ${where} AND state = 'in_progress'`, params));
 }

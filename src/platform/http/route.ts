@@ -20,6 +20,7 @@ import {
   releaseIdempotencyKey,
   requestFingerprint,
   type IdempotencyScope,
+  type StoredResponse,
 } from './idempotency.js';
 import { parseInput } from './validation.js';
 
@@ -71,8 +72,16 @@ interface HandlerArgs<B, Q, P> {
  */
 export interface AccountRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
   action: 'public' | 'signed_in';
-  handler(args: HandlerArgs<B, Q, P>): Promise<HttpResult>;
+  /**
+   * Accepts `Idempotency-Key` (signed-in callers; keyed by user). The handler must pass its result
+   * to `recordResponse` inside the transaction that makes the change.
+   */
+  idempotent?: boolean;
+  handler(args: HandlerArgs<B, Q, P> & { recordResponse: RecordResponse }): Promise<HttpResult>;
 }
+
+/** Stores an idempotent account route's response in the transaction of its write (a no-op without a key). */
+export type RecordResponse = (tx: Queryable, result: HttpResult) => Promise<void>;
 
 /**
  * A tenant route. The wrapper resolves the tenant (the active one, or `:tenantId` in the path,
@@ -91,6 +100,8 @@ export interface TenantRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
   metered?: boolean;
   /** Accepts `Idempotency-Key`. */
   idempotent?: boolean;
+  /** Body fields shown once and never stored for a replay (a new API key's secret). */
+  notReplayed?: readonly string[];
   handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult>;
 }
 
@@ -160,7 +171,41 @@ export class RouteRegistry {
       const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
       setRequestSpanAttributes(req, ctx);
       const input = parseAll(spec, req);
-      send(res, await spec.handler({ ctx, ...input, req }));
+      const key = spec.idempotent && userId ? parseIdempotencyKey(req.get('idempotency-key')) : null;
+      if (!userId || key === null) {
+        send(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
+        return;
+      }
+      const idem: IdempotencyScope = {
+        tenantId: null,
+        principalType: 'user',
+        principalId: userId,
+        key,
+        fingerprint: requestFingerprint(req.method, req.path, req.body),
+      };
+      const stored = await claimIdempotencyKey(this.deps.db, userId, idem, now);
+      if (stored) {
+        send(res, replayOf(stored));
+        return;
+      }
+      const recording = { done: false };
+      let result: HttpResult;
+      try {
+        result = await spec.handler({
+          ctx,
+          ...input,
+          req,
+          recordResponse: async (tx, r) => {
+            await completeIdempotencyKey(tx, idem, { status: r.status, body: r.body, headers: r.headers ?? {} });
+            recording.done = true;
+          },
+        });
+      } catch (err) {
+        await releaseIdempotencyKey(this.deps.db, userId, idem).catch(() => undefined);
+        throw err;
+      }
+      if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
+      send(res, result);
     }));
   }
 
@@ -241,7 +286,9 @@ export class RouteRegistry {
               // The stored response must be complete before its transaction commits.
               if (idem !== null) result = { ...result, body: (await result.body) as unknown };
             }
-            if (idem !== null) await completeIdempotencyKey(tx, idem, { status: result.status, body: result.body, headers: result.headers ?? {} });
+            if (idem !== null) {
+              await completeIdempotencyKey(tx, idem, { status: result.status, body: withoutFields(result.body, spec.notReplayed), headers: result.headers ?? {} });
+            }
             return result;
           },
         );
@@ -260,7 +307,7 @@ export class RouteRegistry {
           idem = err.scope;
           const stored = await claimIdempotencyKey(this.deps.db, userId ?? null, idem, now);
           if (stored) {
-            send(res, { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } });
+            send(res, replayOf(stored));
             return;
           }
           try {
@@ -323,6 +370,16 @@ async function checkMembership(req: Request, lookupRows: readonly Record<string,
     throw new AppError('TENANT_CONTEXT_REQUIRED');
   }
   return row.role;
+}
+
+function replayOf(stored: StoredResponse): HttpResult {
+  return { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
+}
+
+/** The body as stored for replays: without the fields that are shown only once. */
+function withoutFields(body: unknown, fields: readonly string[] | undefined): unknown {
+  if (!fields || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([k]) => !fields.includes(k)));
 }
 
 class NeedsIdempotencyClaim extends Error {
