@@ -114,9 +114,8 @@ describe('loadConfig', () => {
   });
 
   it('trusts one proxy hop in production and none elsewhere unless TRUST_PROXY says otherwise (a hop count, false, or addresses/CIDRs)', () => {
-    const production = { NODE_ENV: 'production', DATABASE_URL: 'postgres://u@db/app', REDIS_URL: 'redis://cache:6379', SMTP_URL: 'smtp://mail:587', SESSION_SECRET: 'x'.repeat(32) };
-    expect(loadConfig(production).trustProxy).toBe(1);
-    expect(loadConfig({ ...production, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig(PRODUCTION).trustProxy).toBe(1);
+    expect(loadConfig({ ...PRODUCTION, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(loadConfig({}, () => undefined).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '2' }, () => undefined).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: '0' }, () => undefined).trustProxy).toBe(false);
