@@ -40,6 +40,8 @@ async function resetTokenFor(email: string): Promise<string> {
   const spy = vi.spyOn(t.built.deps.mailer, 'send');
   const client = await anonymousClient(t);
   expect((await client.post('/v1/auth/password/forgot', { email })).status).toBe(202);
+  // The link is made and mailed after the answer.
+  await t.mailer.flush();
   const text = spy.mock.calls.at(-1)?.[0].text ?? '';
   spy.mockRestore();
   const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
