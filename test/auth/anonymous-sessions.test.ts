@@ -50,7 +50,7 @@ describe('anonymous visitors cost the session store nothing', () => {
     }
     expect(tokens.size).toBe(10_000);
     expect(await storedSessions()).toBe(before);
-  });
+  }, 180_000);
 
   it('when a visitor signs up with its anonymous token, then exactly one session is stored and it is signed in', async () => {
     const before = await storedSessions();
