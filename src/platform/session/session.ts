@@ -174,7 +174,7 @@ export class AnonymousCsrf {
   /** The token bound to the request's anonymous cookie, or null (no such cookie, or it expired). */
   tokenOf(req: Request, nowMs: number): string | null {
     const value = cookieValue(req.get('cookie'), this.opts.cookieName);
-    const issuedAtMs = value === null ? null : AnonymousCsrf.COOKIE_RE.exec(value)?.[1];
+    const issuedAtMs = value === null ? undefined : AnonymousCsrf.COOKIE_RE.exec(value)?.[1];
     if (value === null || issuedAtMs === undefined || nowMs - Number(issuedAtMs) > this.opts.lifetimeMs) return null;
     return this.tokenFor(value);
   }
