@@ -1,5 +1,6 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
+import type { Store } from 'express-session';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -18,6 +19,7 @@ import {
 import { RouteRegistry, type Clock, type RouteInventoryEntry } from './platform/http/route.js';
 import type { Mailer } from './platform/mail/mailer.js';
 import {
+  AnonymousCsrf,
   enforceSessionLifetime,
   MemorySessionStore,
   RedisSessionStore,
@@ -62,12 +64,15 @@ export interface FeatureDeps {
   limits: AuthRateLimits;
   hasher: PasswordHasher;
   sessionTimeouts: SessionTimeouts;
+  anonymousCsrf: AnonymousCsrf;
 }
 
 export interface BuiltApp {
   app: Express;
   inventory: RouteInventoryEntry[];
   deps: FeatureDeps;
+  /** Where signed-in sessions are kept (tests count its entries). */
+  sessionStore: Store;
   close(): void;
 }
 
@@ -95,6 +100,12 @@ export function buildApp(input: AppDeps): BuiltApp {
     limits: createAuthRateLimits(config, redis, clock),
     hasher: new PasswordHasher(config.argon2MaxConcurrency),
     sessionTimeouts,
+    anonymousCsrf: new AnonymousCsrf({
+      secret: config.session.secret,
+      cookieName: config.session.cookieName,
+      secure: config.session.secure,
+      lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
+    }),
   };
 
   const app = express();
@@ -137,7 +148,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
-  const registry = new RouteRegistry(v1, { db, config, clock });
+  const registry = new RouteRegistry(v1, { db, config, clock, anonymousCsrf: deps.anonymousCsrf });
   registerFeatureRoutes(registry, deps);
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);
@@ -149,6 +160,7 @@ export function buildApp(input: AppDeps): BuiltApp {
     app,
     inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
     deps,
+    sessionStore: store,
     close() {
       if (store instanceof MemorySessionStore) store.close();
     },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestApp } from '../support/app.js';
+import { ResponseValidator } from '../support/contract.js';
 import { countRows, PASSWORD, type SessionClient, uniqueEmail } from '../support/factories.js';
 import { anonymousClient, createAuthTestApp, meOf, newUser, passwordHashOf } from './support.js';
 
@@ -39,6 +40,8 @@ async function resetTokenFor(email: string): Promise<string> {
   const spy = vi.spyOn(t.built.deps.mailer, 'send');
   const client = await anonymousClient(t);
   expect((await client.post('/v1/auth/password/forgot', { email })).status).toBe(202);
+  // The link is made and mailed after the answer.
+  await t.mailer.flush();
   const text = spy.mock.calls.at(-1)?.[0].text ?? '';
   spy.mockRestore();
   const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
@@ -108,11 +111,58 @@ describe('CSRF on unsafe auth routes', () => {
   it('when the right token is sent, then the same request succeeds (the refusals above were about the token)', async () => {
     const victim = await newUser(t);
     const res = await victim.client.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'a legitimately new passphrase' });
-    expect(res.status).toBe(204);
+    expect(res.status).toBe(200);
   });
 
   it('when GET /v1/auth/me is called without a token, then it answers 200 (safe methods need none)', async () => {
     const res = await t.request().get('/v1/auth/me');
     expect(res.status).toBe(200);
+  });
+});
+
+describe('CSRF_TOKEN_INVALID says why in details.reason', () => {
+  function reasonOf(res: Response): unknown {
+    expect(res.status).toBe(403);
+    expect((res.body as { code: string }).code).toBe('CSRF_TOKEN_INVALID');
+    return (res.body as { details: { reason?: unknown } }).details.reason;
+  }
+  const login = { email: 'nobody@example.test', password: PASSWORD };
+
+  it('when the header is missing, then reason is missing (anonymous and signed in)', async () => {
+    const anonymous = await anonymousClient(t);
+    expect(reasonOf(await anonymous.agent.post('/v1/auth/login').send(login))).toBe('missing');
+    const { client } = await newUser(t);
+    expect(reasonOf(await client.agent.post('/v1/tenants').send({ name: 'No Header Co' }))).toBe('missing');
+  });
+
+  it('when the token is not the session’s, then reason is mismatch (anonymous and signed in)', async () => {
+    const anonymous = await anonymousClient(t);
+    const other = await anonymousClient(t);
+    expect(reasonOf(await anonymous.agent.post('/v1/auth/login').set('x-csrf-token', other.csrfToken).send(login))).toBe('mismatch');
+    const { client } = await newUser(t);
+    expect(reasonOf(await client.agent.post('/v1/tenants').set('x-csrf-token', other.csrfToken).send({ name: 'Wrong Co' }))).toBe('mismatch');
+  });
+
+  it('when an anonymous cookie was made up by the client, then its token never matches: reason is mismatch', async () => {
+    const forged = `a.${String(Date.now())}.${randomBytes(16).toString('base64url')}`;
+    const res = await t.request().post('/v1/auth/login').set('Cookie', `sid=${forged}`).set('x-csrf-token', randomBytes(32).toString('base64url')).send(login);
+    expect(reasonOf(res)).toBe('mismatch');
+  });
+
+  it('when there is no session or anonymous token to compare with, then reason is no_session', async () => {
+    const token = (await anonymousClient(t)).csrfToken;
+    expect(reasonOf(await t.request().post('/v1/auth/login').set('x-csrf-token', token).send(login))).toBe('no_session');
+    // A cookie that names no stored session (signed out, or never issued) is no session either.
+    const unknown = await t.request().post('/v1/auth/login').set('Cookie', 'sid=s%3Anot-a-session.bad').set('x-csrf-token', token).send(login);
+    expect(reasonOf(unknown)).toBe('no_session');
+  });
+
+  it('when a CSRF refusal lacked details.reason, then openapi.yaml would reject it', () => {
+    const v = new ResponseValidator();
+    const envelope = { code: 'CSRF_TOKEN_INVALID', message: 'x', traceId: 't' };
+    expect(v.check('POST', '/v1/auth/login', 403, { ...envelope, details: { reason: 'missing' } })).toBeNull();
+    expect(v.check('POST', '/v1/auth/login', 403, { ...envelope, details: {} })).toMatch(/reason/);
+    expect(v.check('POST', '/v1/auth/login', 403, { ...envelope, details: { reason: 'other' } })).not.toBeNull();
+    expect(v.check('POST', '/v1/auth/login', 403, { ...envelope, code: 'FORBIDDEN', details: {} })).toBeNull();
   });
 });

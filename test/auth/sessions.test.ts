@@ -1,10 +1,10 @@
 import supertest from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 import { LogMailer } from '../../src/platform/mail/mailer.js';
 import { FakeClock, type TestApp } from '../support/app.js';
-import { PASSWORD, uniqueEmail } from '../support/factories.js';
+import { createTenant, PASSWORD, uniqueEmail } from '../support/factories.js';
 import { anonymousClient, auditCount, createAuthTestApp, logInClient, meOf, newUser, passwordHashOf, sessionCookieOf, tryLogin } from './support.js';
 
 const clock = new FakeClock();
@@ -24,20 +24,34 @@ function replay(cookieValue: string) {
 }
 
 describe('session cookie', () => {
-  it('when a session starts, then Set-Cookie is sid, HttpOnly, SameSite=Lax, Path=/, without Domain or Secure outside production', async () => {
-    const res = await t.request().get('/v1/auth/me').expect(200);
-    const cookie = sessionCookieOf(res);
-    expect(cookie).not.toBeNull();
-    const attrs = cookie?.attributes.map((a) => a.toLowerCase()) ?? [];
-    expect(attrs).toContain('httponly');
-    expect(attrs).toContain('samesite=lax');
-    expect(attrs).toContain('path=/');
-    expect(attrs.some((a) => a.startsWith('domain'))).toBe(false);
-    expect(attrs).not.toContain('secure');
-    // express-session signs "s:<id>.<signature>"; the id is 24 random bytes (>= 128 bits).
-    const id = /^s%3A([^.]+)\./.exec(cookie?.value ?? '')?.[1] ?? '';
-    expect(Buffer.from(id, 'base64url').length).toBeGreaterThanOrEqual(16);
-  });
+  it.each(['an anonymous token is issued', 'a user signs up'])(
+    'when %s, then Set-Cookie is sid, HttpOnly, SameSite=Lax, Path=/, without Domain or Secure outside production',
+    async (when) => {
+      const anon = await t.request().get('/v1/auth/me').expect(200);
+      const res =
+        when === 'a user signs up'
+          ? await t
+              .request()
+              .post('/v1/auth/signup')
+              .set('Cookie', `sid=${sessionCookieOf(anon)?.value ?? ''}`)
+              .set('x-csrf-token', (anon.body as { csrfToken: string }).csrfToken)
+              .send({ email: uniqueEmail(), password: PASSWORD, name: 'Ada' })
+              .expect(201)
+          : anon;
+      const cookie = sessionCookieOf(res);
+      expect(cookie).not.toBeNull();
+      const attrs = cookie?.attributes.map((a) => a.toLowerCase()) ?? [];
+      expect(attrs).toContain('httponly');
+      expect(attrs).toContain('samesite=lax');
+      expect(attrs).toContain('path=/');
+      expect(attrs.some((a) => a.startsWith('domain'))).toBe(false);
+      expect(attrs).not.toContain('secure');
+      // A stored session's cookie is express-session's "s:<id>.<signature>" (a 24-byte id); an
+      // anonymous one is "a.<issuedAt>.<nonce>" (16 bytes). Both carry >= 128 random bits.
+      const random = /^(?:s%3A([^.]+)\.|a\.\d+\.([A-Za-z0-9_-]+)$)/.exec(cookie?.value ?? '');
+      expect(Buffer.from(random?.[1] ?? random?.[2] ?? '', 'base64url').length).toBeGreaterThanOrEqual(16);
+    },
+  );
 
   it('when built with the production configuration, then the cookie is __Host-sid and Secure behind one trusted proxy hop', async () => {
     const logger = createLogger('silent');
@@ -153,7 +167,7 @@ describe('lifetimes on the server clock', () => {
     clock.advance(2 * MINUTE);
     const res = await client.post('/v1/auth/login', { email, password: PASSWORD });
     expect(res.status).toBe(403);
-    expect((res.body as { code: string }).code).toBe('CSRF_TOKEN_INVALID');
+    expect(res.body).toMatchObject({ code: 'CSRF_TOKEN_INVALID', details: { reason: 'no_session' } });
     expect((await meOf(client)).csrfToken).not.toBe(token);
   });
 });
@@ -166,15 +180,19 @@ describe('password change', () => {
     const newPassword = 'a completely new passphrase 42';
 
     const res = await a.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword });
-    expect(res.status).toBe(204);
+    expect(res.status).toBe(200);
     expect(sessionCookieOf(res)).not.toBeNull();
+    const { csrfToken } = res.body as { csrfToken: string };
+    expect(csrfToken).not.toBe(oldToken);
 
-    // The old CSRF token died with the old session id; the new one comes from /me.
-    const stale = await a.post('/v1/auth/logout');
+    // The old CSRF token died with the old session id; the new one came with the answer.
+    const stale = await a.post('/v1/tenants', { name: 'Stale Co' });
     expect(stale.status).toBe(403);
-    const me = await meOf(a);
-    expect(me.user?.id).toBe(id);
-    expect(me.csrfToken).not.toBe(oldToken);
+    expect(stale.body).toMatchObject({ code: 'CSRF_TOKEN_INVALID', details: { reason: 'mismatch' } });
+    expect((await meOf(a)).csrfToken).toBe(csrfToken);
+    a.csrfToken = csrfToken;
+    expect((await a.post('/v1/tenants', { name: 'After Change Co' })).status).toBe(201);
+    expect((await meOf(a)).user?.id).toBe(id);
 
     expect((await meOf(b)).user).toBeNull();
     expect((await b.get('/v1/tenants')).status).toBe(401);
@@ -210,5 +228,64 @@ describe('password change', () => {
     const res = await client.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'another fine passphrase' });
     expect(res.status).toBe(401);
     expect((res.body as { code: string }).code).toBe('AUTH_REQUIRED');
+  });
+});
+
+describe('a session ended elsewhere', () => {
+  /**
+   * A user signed in on two browsers with a tenant active; the first ends the second's session by
+   * changing the password (or, with `reset`, by resetting it through the mailed link).
+   */
+  async function endedSession(how: 'change' | 'reset' = 'change') {
+    const { client: first, email, id } = await newUser(t);
+    await createTenant(first, 'Ended Co');
+    const ended = await logInClient(t, email);
+    if (how === 'change') {
+      expect((await first.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'changed on the first browser' })).status).toBe(200);
+    } else {
+      const mail = vi.spyOn(t.built.deps.mailer, 'send');
+      expect((await (await anonymousClient(t)).post('/v1/auth/password/forgot', { email })).status).toBe(202);
+      await t.mailer.flush();
+      const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(mail.mock.calls.at(-1)?.[0].text ?? '')?.[1] ?? '';
+      mail.mockRestore();
+      expect((await (await anonymousClient(t)).post('/v1/auth/password/reset', { token, password: 'reset on another browser' })).status).toBe(204);
+    }
+    return { ended, id };
+  }
+
+  it('when it calls GET /v1/auth/me, then 200 with user null and a new anonymous CSRF token', async () => {
+    const { ended } = await endedSession();
+    const res = await ended.get('/v1/auth/me');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ user: null, activeTenant: null });
+    expect((res.body as { csrfToken: string }).csrfToken).not.toBe(ended.csrfToken);
+    expect(sessionCookieOf(res)?.value).toMatch(/^a\./);
+  });
+
+  it.each(['change', 'reset'] as const)('when it logs out after a password %s, then 204, the cookie is cleared and no logout is audited', async (how) => {
+    const { ended, id } = await endedSession(how);
+    const res = await ended.post('/v1/auth/logout');
+    expect(res.status).toBe(204);
+    expect(sessionCookieOf(res)?.value).toBe('');
+    expect(await auditCount(t, 'auth.logout', id)).toBe(0);
+  });
+
+  it('when it asks for a password reset, then 202 as for any anonymous caller', async () => {
+    const { ended } = await endedSession();
+    const res = await ended.post('/v1/auth/password/forgot', { email: uniqueEmail('someone') });
+    expect(res.status).toBe(202);
+  });
+
+  it.each([
+    ['GET', '/v1/incidents', undefined],
+    ['POST', '/v1/incidents', { title: 'After the end', severity: 'SEV3' }],
+    ['GET', '/v1/tenants', undefined],
+    ['POST', '/v1/tenants', { name: 'After the end' }],
+  ])('when it calls %s %s (needs a signed-in user), then 401 AUTH_REQUIRED and it stays anonymous', async (method, path, body) => {
+    const { ended } = await endedSession();
+    const res = method === 'GET' ? await ended.get(path) : await ended.post(path, body);
+    expect(res.status).toBe(401);
+    expect((res.body as { code: string }).code).toBe('AUTH_REQUIRED');
+    expect((await meOf(ended)).user).toBeNull();
   });
 });

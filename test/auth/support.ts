@@ -1,6 +1,7 @@
 import type { Response } from 'supertest';
 import { createTestApp, type TestApp, type TestAppOptions } from '../support/app.js';
 import { countRows, PASSWORD, SessionClient, signUp, uniqueEmail } from '../support/factories.js';
+import { logCapture } from '../support/state.js';
 
 /**
  * Every integration request comes from 127.0.0.1, so the per-IP budgets are raised for apps
@@ -74,4 +75,51 @@ export async function passwordHashOf(t: TestApp, userId: string): Promise<string
 export function bodyWithoutTrace(res: Response): unknown {
   const body = res.body as Record<string, unknown>;
   return { ...body, traceId: typeof body.traceId === 'string' ? '<trace>' : body.traceId };
+}
+
+/** The median of some timings (the timing comparisons of SECURITY.md 6 and 23). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+/**
+ * Runs `a` and `b` `n` times each, alternating which goes first, and returns each one's timings
+ * in ms. `between`, untimed, runs after every try (to let work a try left behind finish).
+ */
+export async function interleavedTimings(
+  n: number,
+  a: (i: number) => Promise<void>,
+  b: (i: number) => Promise<void>,
+  between: () => Promise<void> = () => Promise.resolve(),
+): Promise<[number[], number[]]> {
+  const timed = async (fn: (i: number) => Promise<void>, i: number): Promise<number> => {
+    const start = process.hrtime.bigint();
+    await fn(i);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    await between();
+    return ms;
+  };
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    if (i % 2 === 0) {
+      as.push(await timed(a, i));
+      bs.push(await timed(b, i));
+    } else {
+      bs.push(await timed(b, i));
+      as.push(await timed(a, i));
+    }
+  }
+  return [as, bs];
+}
+
+/** Waits for a log line containing `text` among those written after the first `from` (a marker, not a sleep). */
+export async function waitForLog(text: string, from = 0, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!logCapture.slice(from).some((line) => line.includes(text))) {
+    if (Date.now() > deadline) throw new Error(`no log line with "${text}" within ${String(timeoutMs)} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

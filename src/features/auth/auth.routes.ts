@@ -1,8 +1,8 @@
 import type { Request } from 'express';
 import type { FeatureDeps } from '../../app.js';
 import { AppError } from '../../platform/http/errors.js';
-import type { RouteRegistry } from '../../platform/http/route.js';
-import { destroySession, newCsrfToken, regenerateSession, saveSession } from '../../platform/session/session.js';
+import { csrfTokenOf, type RouteRegistry } from '../../platform/http/route.js';
+import { destroySession, newCsrfToken, regenerateSession, saveSession, sessionSetCookie } from '../../platform/session/session.js';
 import { changeBody, forgotBody, loginBody, resetBody, signupBody } from './auth.schema.js';
 import { changePassword, currentAccount, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';
 
@@ -32,32 +32,22 @@ async function startUserSession(req: Request, start: SessionStart, nowMs: number
   return csrfToken;
 }
 
-/**
- * A session exists after GET /v1/auth/me even for anonymous callers: it carries the CSRF token.
- * A new one is saved before answering (503 if the store is down): express-session saves it while
- * finishing the response and can then only log a failure, so the client would hold a CSRF token
- * for a session the store never kept.
- */
-async function ensureSession(req: Request, nowMs: number): Promise<string> {
-  if (!(req.session as typeof req.session | undefined)) req.sessionStore.generate(req);
-  if (!req.session.csrfToken) {
-    req.session.csrfToken = newCsrfToken();
-    req.session.createdAtMs = nowMs;
-    req.session.lastSeenAtMs = nowMs;
-    await saveSession(req);
-  }
-  return req.session.csrfToken;
-}
-
 export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
   routes.account({
     method: 'get',
     path: '/auth/me',
     action: 'public',
     async handler({ req, ctx }) {
-      const csrfToken = await ensureSession(req, ctx.now.getTime());
-      const userId = req.session.userId;
-      if (!userId) return { status: 200, body: { user: null, activeTenant: null, csrfToken } };
+      if (ctx.principal.type !== 'user') {
+        // Nothing is stored for a visitor: the token is bound to the cookie (AnonymousCsrf).
+        const nowMs = ctx.now.getTime();
+        const held = csrfTokenOf(req, deps.anonymousCsrf, nowMs);
+        if (held !== null) return { status: 200, body: { user: null, activeTenant: null, csrfToken: held } };
+        const { token, setCookie } = deps.anonymousCsrf.issue(nowMs);
+        return { status: 200, body: { user: null, activeTenant: null, csrfToken: token }, headers: { 'Set-Cookie': setCookie } };
+      }
+      const { userId } = ctx.principal;
+      const csrfToken = req.session.csrfToken;
       const tenantId = req.session.activeTenantId ?? null;
       const { user, activeTenant } = await currentAccount(deps, userId, tenantId);
       if (tenantId && !activeTenant) req.session.activeTenantId = null;
@@ -94,14 +84,12 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/logout',
     action: 'public',
     async handler({ ctx, req }) {
-      const userId = req.session.userId;
-      if (userId) await recordLogout(deps, ctx, userId);
+      // An anonymous caller (or a session already ended elsewhere) has nothing to audit or delete.
+      if (ctx.principal.type === 'user') await recordLogout(deps, ctx, ctx.principal.userId);
       await destroySession(req);
       return {
         status: 204,
-        headers: {
-          'Set-Cookie': `${deps.config.session.cookieName}=; Path=/; HttpOnly; SameSite=Lax; Expires=Thu, 01 Jan 1970 00:00:00 GMT${deps.config.session.secure ? '; Secure' : ''}`,
-        },
+        headers: { 'Set-Cookie': sessionSetCookie(deps.config.session, '') },
       };
     },
   });
@@ -139,8 +127,8 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
       const { userId } = ctx.principal;
       const epoch = await changePassword(deps, ctx, userId, body);
       // The epoch bump ended every session of the user; this one moves to the new epoch under a
-      // fresh id and CSRF token (the client reads the token again from GET /v1/auth/me).
-      await startUserSession(
+      // fresh id and CSRF token, which the client needs for its next unsafe request.
+      const csrfToken = await startUserSession(
         req,
         {
           userId,
@@ -151,7 +139,7 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
         },
         ctx.now.getTime(),
       );
-      return { status: 204 };
+      return { status: 200, body: { csrfToken } };
     },
   });
 }

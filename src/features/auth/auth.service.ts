@@ -4,6 +4,7 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import { withAccountTx } from '../../platform/db/tx.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
+import type { MailMessage } from '../../platform/mail/mailer.js';
 import { PasswordHasher, assertPasswordPolicy } from './auth.passwords.js';
 import { passwordChangedMail, resetLinkMail } from './auth.mails.js';
 import { consumeResetToken, findLatestMembership, findOwnMembership, findUserByEmail, findUserById, insertResetToken, insertUser, resetTokenUsable, updatePasswordHash, voidResetTokens } from './auth.queries.js';
@@ -120,14 +121,24 @@ function resetTokenDigest(token: string): string {
 }
 
 /**
- * Issues a reset token for a known email and mails its link; an unknown email gets the same
- * (empty) outcome so the caller learns nothing. A new token voids the older ones. Mails per email
- * are capped (5 an hour); requests never touch the login lockout (docs/security.md 8).
+ * Answers a forgot-password request. Only the per-address limit is checked before the answer:
+ * whether the email has an account decides nothing the caller can see, not even how long the
+ * answer takes, because the lookup, the token and the mail all come after it (issueResetLink). Mails per email are capped (5
+ * an hour); requests never touch the login lockout (docs/security.md 8).
  */
 export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContext, input: { email: string }): Promise<void> {
   await deps.limits.consumeIp('forgot', ctx.ip);
-  const user = await withAccountTx(deps.db, null, (tx) => findUserByEmail(tx, input.email));
-  if (!user) return;
+  deps.mailer.sendLater('password reset link', () => issueResetLink(deps, ctx, input.email));
+}
+
+/**
+ * Issues a reset token for a known email and returns the mail with its link; an unknown email
+ * gets nothing. A new token voids the older ones. Mails per email are capped (5 an hour);
+ * requests never touch the login lockout (SECURITY.md 8).
+ */
+async function issueResetLink(deps: FeatureDeps, ctx: RequestContext, email: string): Promise<MailMessage | null> {
+  const user = await withAccountTx(deps.db, null, (tx) => findUserByEmail(tx, email));
+  if (!user) return null;
   const token = (await deps.limits.consumeResetMail(user.email)) ? randomBytes(32).toString('base64url') : null;
   await withAccountTx(deps.db, null, async (tx) => {
     if (token) {
@@ -145,8 +156,8 @@ export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContex
       metadata: { mailed: token !== null },
     });
   });
-  // Queued only after the commit, so a mailed link always names a stored token.
-  if (token) deps.mailer.send(resetLinkMail(deps.config.appBaseUrl, user.email, token, RESET_TOKEN_LIFETIME_MS / 60_000));
+  // Made only after the commit, so a mailed link always names a stored token.
+  return token ? resetLinkMail(deps.config.appBaseUrl, user.email, token, RESET_TOKEN_LIFETIME_MS / 60_000) : null;
 }
 
 /**

@@ -7,7 +7,7 @@ import { recordAuditEvent } from '../audit/audit.js';
 import type { Database, Queryable } from '../db/database.js';
 import type { Action, Role } from '../rbac/authorize.js';
 import { enforce } from '../rbac/authorize.js';
-import { csrfTokenMatches, destroySession } from '../session/session.js';
+import { csrfTokenMatches, destroySession, type AnonymousCsrf } from '../session/session.js';
 import { recordQuotaRejection } from '../telemetry/metrics.js';
 import { traceHandler } from '../telemetry/http.js';
 import { setRequestSpanAttributes } from '../telemetry/tracing.js';
@@ -45,6 +45,7 @@ export interface RouteDeps {
   db: Database;
   config: Config;
   clock: Clock;
+  anonymousCsrf: AnonymousCsrf;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -140,11 +141,22 @@ function send(res: Response, result: HttpResult): void {
   else res.json(result.body);
 }
 
-/** CSRF: every unsafe request under cookie auth must carry the session's token. */
-function checkCsrf(req: Request): void {
+/** The request's CSRF token: a stored (signed-in) session's own, else the anonymous cookie's. */
+export function csrfTokenOf(req: Request, anonymous: AnonymousCsrf, nowMs: number): string | null {
+  return sessionOf(req)?.csrfToken ?? anonymous.tokenOf(req, nowMs);
+}
+
+/**
+ * CSRF: every unsafe request under cookie auth must carry the session's token. `details.reason`
+ * tells a client what to fix: `missing` (send the header), `no_session` (nothing to compare it
+ * with: get a token from GET /v1/auth/me), `mismatch` (a stale or foreign token: get it again).
+ */
+function checkCsrf(req: Request, anonymous: AnonymousCsrf, nowMs: number): void {
   if (!UNSAFE.has(req.method) || req.apiKey !== undefined) return;
   const presented = req.get('x-csrf-token');
-  if (!csrfTokenMatches(sessionOf(req)?.csrfToken, presented)) throw new AppError('CSRF_TOKEN_INVALID');
+  const expected = csrfTokenOf(req, anonymous, nowMs);
+  const reason = !presented ? 'missing' : expected === null ? 'no_session' : csrfTokenMatches(expected, presented) ? null : 'mismatch';
+  if (reason) throw new AppError('CSRF_TOKEN_INVALID', { details: { reason } });
 }
 
 export class RouteRegistry {
@@ -159,10 +171,11 @@ export class RouteRegistry {
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: false });
     this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
       if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
-      checkCsrf(req);
       const now = this.deps.clock.now();
+      checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
       let userId = sessionOf(req)?.userId;
-      // A session ended by a password reset or change: public routes go on as anonymous.
+      // A session ended elsewhere (password reset or change) is deleted and the request goes on as
+      // anonymous, as after a logout: public routes answer, signed-in routes 401 AUTH_REQUIRED.
       if (userId && !(await this.sessionEpochCurrent(req, userId))) {
         await destroySession(req);
         userId = undefined;
@@ -215,7 +228,7 @@ export class RouteRegistry {
       const now = this.deps.clock.now();
       const apiKey = req.apiKey;
       if (apiKey !== undefined && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
-      checkCsrf(req);
+      checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
       const userId = apiKey === undefined ? sessionOf(req)?.userId : undefined;
       if (apiKey === undefined && !userId) throw new AppError('AUTH_REQUIRED');
       const input = parseAll(spec, req);

@@ -7,12 +7,58 @@ export interface MailMessage {
   text: string;
 }
 
-/** One interface for mail. `send` never throws and never waits on the network. */
+/** One interface for mail. `send` and `sendLater` never throw and never wait on the network. */
 export interface Mailer {
   send(message: MailMessage): void;
-  /** Resolves when every queued message has been delivered or given up on (tests, shutdown). */
+  /**
+   * Sends a mail whose message `prepare` makes once the caller has moved on (it may look up and
+   * store what the mail refers to, such as a reset token), so the caller's answer neither waits
+   * for that work nor depends on its outcome. Resolving to null sends nothing; a failure is logged
+   * with `purpose`, never thrown.
+   */
+  sendLater(purpose: string, prepare: () => Promise<MailMessage | null>): void;
+  /**
+   * Resolves when every prepared and queued message has been delivered or given up on (tests,
+   * shutdown).
+   */
   flush(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Mails still being prepared (see Mailer.sendLater), so that flush can wait for them. */
+class Preparations {
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(private readonly logger: Logger) {}
+
+  start(purpose: string, prepare: () => Promise<MailMessage | null>, send: (message: MailMessage) => void): void {
+    const run = (): Promise<void> =>
+      prepare().then(
+        (message) => {
+          if (message) send(message);
+        },
+        (err: unknown) => {
+          this.logger.error({ err, purpose }, 'mail not sent: preparing it failed');
+        },
+      );
+    // Two turns of the event loop: the caller's response is written, and I/O already pending
+    // (a client in this process, as in the tests, reading it) is served, before the preparation's
+    // first statement, which on embedded PGlite runs on this thread.
+    const done = new Promise<void>((resolve) => {
+      setImmediate(() => {
+        setImmediate(() => {
+          void run().finally(resolve);
+        });
+      });
+    });
+    this.pending.add(done);
+    void done.finally(() => this.pending.delete(done));
+  }
+
+  /** Waits for the preparations running now and any they start. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
+  }
 }
 
 /**
@@ -20,14 +66,24 @@ export interface Mailer {
  * one place a link with a token is logged, and only when no SMTP server is configured.
  */
 export class LogMailer implements Mailer {
-  constructor(private readonly logger: Logger) {}
+  private readonly preparations: Preparations;
+
+  constructor(private readonly logger: Logger) {
+    this.preparations = new Preparations(logger);
+  }
 
   send(message: MailMessage): void {
     this.logger.info({ mail: { to: message.to, subject: message.subject } }, `mail (no SMTP_URL set):\n${message.text}`);
   }
 
+  sendLater(purpose: string, prepare: () => Promise<MailMessage | null>): void {
+    this.preparations.start(purpose, prepare, (message) => {
+      this.send(message);
+    });
+  }
+
   flush(): Promise<void> {
-    return Promise.resolve();
+    return this.preparations.settled();
   }
 
   close(): Promise<void> {
@@ -66,6 +122,7 @@ export class SmtpMailer implements Mailer {
   private readonly opts: SmtpMailerOptions;
   /** host[:port] of SMTP_URL: safe to log, unlike the URL, which may carry credentials. */
   private readonly host: string;
+  private readonly preparations: Preparations;
 
   constructor(
     smtpUrl: string,
@@ -75,6 +132,7 @@ export class SmtpMailer implements Mailer {
   ) {
     this.opts = { ...SMTP_DEFAULTS, ...opts };
     this.host = new URL(smtpUrl).host;
+    this.preparations = new Preparations(logger);
     this.transport = nodemailer.createTransport(smtpUrl, {
       connectionTimeout: 3000,
       greetingTimeout: 3000,
@@ -105,6 +163,12 @@ export class SmtpMailer implements Mailer {
   send(message: MailMessage): void {
     this.queue.push({ message, attempts: 0 });
     this.schedule(0);
+  }
+
+  sendLater(purpose: string, prepare: () => Promise<MailMessage | null>): void {
+    this.preparations.start(purpose, prepare, (message) => {
+      this.send(message);
+    });
   }
 
   private schedule(delayMs: number): void {
@@ -145,6 +209,7 @@ export class SmtpMailer implements Mailer {
 
   async flush(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    await this.preparations.settled();
     while ((this.queue.length > 0 || this.running) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
