@@ -8,6 +8,8 @@ export default defineConfig({
     include: ['test/browser/**/*.test.ts'],
     environment: 'node',
     setupFiles: ['test/support/setup.ts'],
+    // The migrated PGlite image createTestApp starts from.
+    globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

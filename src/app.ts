@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { registerFeatureRoutes } from './features/index.js';
 import { parseApiKey } from './features/api-keys/api-key.token.js';
 import type { Database } from './platform/db/database.js';
+import { corsAllowList } from './platform/http/cors.js';
 import { AppError } from './platform/http/errors.js';
 import {
   errorHandler,
@@ -119,6 +120,8 @@ export function buildApp(input: AppDeps): BuiltApp {
   // id is its trace id.
   if (telemetryRunning()) app.use(traceRequests());
   app.use(requestId(input.traceId ?? activeTraceId));
+  // Before everything else so that a preflight is answered without a session or a body parser.
+  if (config.corsOrigins.length > 0) app.use(corsAllowList(config.corsOrigins));
   const observer = input.responseObserver;
   if (observer) {
     app.use((req, res, next) => {

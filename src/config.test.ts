@@ -124,4 +124,25 @@ describe('loadConfig', () => {
       expect(problemsOf({ TRUST_PROXY: bad }), bad).toEqual([expect.stringMatching(/^TRUST_PROXY:/)]);
     }
   });
+
+  it('allows no cross-origin browser by default, and reads CORS_ORIGINS as a comma-separated list of exact origins', () => {
+    expect(loadConfig({}, () => undefined).corsOrigins).toEqual([]);
+    const config = loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }, () => undefined);
+    expect(config.corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it.each([
+    ['a path', 'https://app.example.com/ui'],
+    ['a trailing slash', 'https://app.example.com/'],
+    ['a default port', 'https://app.example.com:443'],
+    ['upper case', 'https://App.example.com'],
+    ['no scheme', 'app.example.com'],
+    ['another scheme', 'ftp://app.example.com'],
+    ['a wildcard', '*'],
+  ])('refuses a CORS_ORIGINS entry with %s, showing the entry', (_what, entry) => {
+    const problems = problemsOf({ CORS_ORIGINS: `http://localhost:5173,${entry}` });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CORS_ORIGINS: /);
+    expect(problems[0]).toContain(`"${entry}"`);
+  });
 });

@@ -46,6 +46,7 @@ const envSchema = z.object({
   // The OTLP specification's default is protobuf; JSON is there for collectors that need it.
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
   OTEL_SERVICE_NAME: z.string().min(1).default('incident-tracker-api'),
+  CORS_ORIGINS: z.string().optional(),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -107,6 +108,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   apiDocs: boolean;
   telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
+  /** Browser origins allowed to call the API with credentials; empty = no CORS headers at all. */
+  corsOrigins: string[];
 }
 
 export type TrustProxy = number | string[] | false;
@@ -177,6 +180,7 @@ export function loadConfig(
   if (trustProxy === null) {
     problems.push('TRUST_PROXY: expected a hop count, false, or comma-separated proxy addresses/CIDRs');
   }
+  const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   let secret = e.SESSION_SECRET;
@@ -230,5 +234,29 @@ export function loadConfig(
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     apiDocs: e.API_DOCS ?? !isProduction,
     telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
+    corsOrigins,
   };
+}
+
+/**
+ * CORS_ORIGINS: exact origins, compared byte for byte with the browser's `Origin` header, so each
+ * entry must already be in the form a browser sends (lower-case scheme and host, no default port,
+ * no path, not even a trailing slash). Origins are public, so the message may show the entry.
+ */
+function parseCorsOrigins(value: string | undefined, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const origins = value.split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of origins) {
+    let serialised: string | null = null;
+    try {
+      const url = new URL(origin);
+      if (url.protocol === 'http:' || url.protocol === 'https:') serialised = url.origin;
+    } catch {
+      // Not a URL at all: reported below like any other malformed entry.
+    }
+    if (serialised !== origin) {
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin; write scheme://host[:port] with no path${serialised ? `, here ${serialised}` : ''}`);
+    }
+  }
+  return origins;
 }

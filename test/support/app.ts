@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { Request } from 'express';
 import supertest from 'supertest';
+import { inject } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/platform/db/database.js';
-import { migrate } from '../../src/platform/db/migrator.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
 import type { Clock } from '../../src/platform/http/route.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 import { LogMailer, SmtpMailer, type Mailer } from '../../src/platform/mail/mailer.js';
 import { createRedis } from '../../src/runtime.js';
-import { TEST_DATABASE_URL, TEST_REDIS_URL } from './backend.js';
+import { TEST_DATABASE_URL, TEST_REDIS_KEY_PREFIX, TEST_REDIS_URL } from './backend.js';
 import { ResponseValidator } from './contract.js';
 import { recordContractProblem, logCapture } from './state.js';
 
@@ -45,6 +46,20 @@ export interface TestApp {
 }
 
 let validator: ResponseValidator | null = null;
+let workerPglite: Promise<Database> | null = null;
+
+/**
+ * One in-memory PGlite per worker process, started from the migrated image global-setup.ts
+ * dumped, and shared by every app the worker's test files build: the tests already share one
+ * database on the postgres lane (each makes its own tenants and users, nothing truncates), and
+ * starting a PGlite costs seconds of CPU where a test file's own work often costs less.
+ */
+function workerPgliteDatabase(): Promise<Database> {
+  const file = inject('pgliteImagePath');
+  if (!file) throw new Error('no migrated PGlite image: run with test/support/global-setup.ts as globalSetup');
+  workerPglite ??= readFile(file).then((bytes) => createPgliteDatabase({ dataDir: null, statementTimeoutMs: 30_000, loadDataDir: new Blob([bytes]) }));
+  return workerPglite;
+}
 
 /** Captures every log line so tests can search them for leaked secrets (docs/security.md 42). */
 const logSink = new Writable({
@@ -55,7 +70,7 @@ const logSink = new Writable({
 });
 
 /**
- * Builds the real app on the suite's backend: PGlite in memory (migrated here) or the
+ * Builds the real app on the suite's backend: the worker's in-memory PGlite or the
  * PostgreSQL database and Redis the postgres lane prepared. Every response is checked against
  * openapi.yaml; mismatches fail the test (see setup.ts).
  */
@@ -71,16 +86,12 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     ...opts.env,
   });
   const logger = createLogger('info', logSink);
-  let db: Database;
-  if (config.database.kind === 'postgres') {
-    db = createPostgresDatabase({ ...config.database, poolMax: opts.poolMax ?? config.database.poolMax, logger });
-  } else {
-    db = await createPgliteDatabase({ dataDir: null, statementTimeoutMs: 30_000 });
-    await migrate(db);
-  }
+  // The worker's PGlite outlives the app; a PostgreSQL pool is the app's own.
+  const ownDb = config.database.kind === 'postgres' ? createPostgresDatabase({ ...config.database, poolMax: opts.poolMax ?? config.database.poolMax, logger }) : null;
+  const db = ownDb ?? (await workerPgliteDatabase());
   // Every test app gets its own key namespace: files (and engineers) share one Redis and one
   // client address, so per-IP limiter counters would otherwise leak between unrelated tests.
-  const redis = config.redisUrl ? createRedis(config.redisUrl, logger, { keyPrefix: `test:${randomUUID()}:` }) : null;
+  const redis = config.redisUrl ? createRedis(config.redisUrl, logger, { keyPrefix: `${TEST_REDIS_KEY_PREFIX}${randomUUID()}:` }) : null;
   // The client has no offline queue, so a test's first request must not race the connection.
   if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
   const mailer: Mailer = config.mail.smtpUrl
@@ -111,7 +122,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       built.close();
       await mailer.close();
       redis?.disconnect();
-      await db.close();
+      await ownDb?.close();
     },
   };
 }

@@ -8,6 +8,12 @@ export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
   dataDir: string | null;
   statementTimeoutMs: number;
+  /**
+   * A data directory dumped by `dumpDataDir`, to start an in-memory database from instead of an
+   * empty one: the test suite migrates once and loads the result, which skips initdb and the
+   * migrations for every app it builds.
+   */
+  loadDataDir?: Blob;
 }
 
 /**
@@ -45,7 +51,7 @@ const SETTINGS_TEXT = redactSqlLiterals(appTxPreamble({ tenantId: null, userId: 
  */
 export async function createPgliteDatabase(opts: PgliteOptions): Promise<Database & { pglite: PGlite }> {
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create();
+  const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
   async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
