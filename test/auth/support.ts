@@ -17,7 +17,7 @@ export function createAuthTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   return createTestApp({ ...opts, env: { ...GENEROUS_IP_LIMITS, ...opts.env } });
 }
 
-/** A browser that has called GET /v1/auth/me once: it holds an anonymous session and its CSRF token. */
+/** A browser that has called GET /v1/auth/me once: it holds an anonymous cookie and the CSRF token bound to it (nothing stored). */
 export async function anonymousClient(t: TestApp): Promise<SessionClient> {
   const client = new SessionClient(t.request());
   await client.refreshCsrf();
@@ -77,7 +77,7 @@ export function bodyWithoutTrace(res: Response): unknown {
   return { ...body, traceId: typeof body.traceId === 'string' ? '<trace>' : body.traceId };
 }
 
-/** The median of some timings (the timing comparisons of SECURITY.md 6 and 23). */
+/** The median of some timings (the timing comparisons of docs/security.md 6 and 23). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

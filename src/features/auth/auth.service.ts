@@ -134,7 +134,7 @@ export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContex
 /**
  * Issues a reset token for a known email and returns the mail with its link; an unknown email
  * gets nothing. A new token voids the older ones. Mails per email are capped (5 an hour);
- * requests never touch the login lockout (SECURITY.md 8).
+ * requests never touch the login lockout (docs/security.md 8).
  */
 async function issueResetLink(deps: FeatureDeps, ctx: RequestContext, email: string): Promise<MailMessage | null> {
   const user = await withAccountTx(deps.db, null, (tx) => findUserByEmail(tx, email));

@@ -129,7 +129,7 @@ export interface SessionOptions {
   secure: boolean;
 }
 
-/** The session cookie's attributes, for stored sessions and anonymous tokens alike (SECURITY.md 12). */
+/** The session cookie's attributes, for stored sessions and anonymous tokens alike (docs/security.md 12). */
 const COOKIE_ATTRIBUTES = { httpOnly: true, sameSite: 'lax', path: '/' } as const;
 
 /**
