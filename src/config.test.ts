@@ -115,13 +115,24 @@ describe('loadConfig', () => {
 
   it('trusts one proxy hop in production and none elsewhere unless TRUST_PROXY says otherwise (a hop count, false, or addresses/CIDRs)', () => {
     expect(loadConfig(PRODUCTION).trustProxy).toBe(1);
-    expect(loadConfig({ ...PRODUCTION, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, TRUST_PROXY: 'false' }, () => undefined).trustProxy).toBe(false);
     expect(loadConfig({}, () => undefined).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '2' }, () => undefined).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: '0' }, () => undefined).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,fd00::/8,loopback' }, () => undefined).trustProxy).toEqual(['10.0.0.0/8', '192.0.2.7', 'fd00::/8', 'loopback']);
     for (const bad of ['true', '10.0.0.0/33', 'proxy.internal', '10.0.0.1,', '-1', '::1/129']) {
       expect(problemsOf({ TRUST_PROXY: bad }), bad).toEqual([expect.stringMatching(/^TRUST_PROXY:/)]);
+    }
+  });
+
+  it('warns when production trusts no proxy: the Secure session cookie would never be set', () => {
+    const warnings: string[] = [];
+    expect(loadConfig({ ...PRODUCTION, TRUST_PROXY: 'false' }, (m) => warnings.push(m)).trustProxy).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/^TRUST_PROXY=false in production: .*Secure session cookie is never set/)]);
+    for (const trustProxy of ['1', '10.0.0.0/8']) {
+      const none: string[] = [];
+      loadConfig({ ...PRODUCTION, TRUST_PROXY: trustProxy }, (m) => none.push(m));
+      expect(none, trustProxy).toEqual([]);
     }
   });
 

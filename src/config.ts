@@ -183,6 +183,12 @@ export function loadConfig(
   const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
+  if (isProduction && trustProxy === false) {
+    // The server speaks plain HTTP: only a trusted proxy's X-Forwarded-Proto makes a request
+    // https, and express-session silently drops the Secure session cookie on any other.
+    warn('TRUST_PROXY=false in production: no request counts as https, so the Secure session cookie is never set and browser sign-in silently fails (API keys still work). Trust the TLS proxy in front (a hop count or its addresses).');
+  }
+
   let secret = e.SESSION_SECRET;
   if (!secret) {
     secret = randomBytes(32).toString('base64url');

@@ -1,23 +1,21 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySessionStore } from '../../src/platform/session/session.js';
 import type { TestApp } from '../support/app.js';
 import { PASSWORD, uniqueEmail } from '../support/factories.js';
+import { listenOnFreePort, type Listening } from '../support/listen.js';
 import { createAuthTestApp } from './support.js';
 
 let t: TestApp;
-let server: Server;
+let server: Listening;
 let baseUrl: string;
 beforeAll(async () => {
   t = await createAuthTestApp();
   // One listening server for the many requests below (supertest would start one per request).
-  server = createServer(t.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseUrl = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  server = await listenOnFreePort(t);
+  baseUrl = server.origin;
 });
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+  await server.close();
   await t.close();
 });
 

@@ -236,9 +236,9 @@ describe('a session ended elsewhere', () => {
    * A user signed in on two browsers with a tenant active; the first ends the second's session by
    * changing the password (or, with `reset`, by resetting it through the mailed link).
    */
-  async function endedSession(how: 'change' | 'reset' = 'change') {
+  async function endedSession(how: 'change' | 'reset' = 'change', withTenant = true) {
     const { client: first, email, id } = await newUser(t);
-    await createTenant(first, 'Ended Co');
+    if (withTenant) await createTenant(first, 'Ended Co');
     const ended = await logInClient(t, email);
     if (how === 'change') {
       expect((await first.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'changed on the first browser' })).status).toBe(200);
@@ -284,6 +284,14 @@ describe('a session ended elsewhere', () => {
   ])('when it calls %s %s (needs a signed-in user), then 401 AUTH_REQUIRED and it stays anonymous', async (method, path, body) => {
     const { ended } = await endedSession();
     const res = method === 'GET' ? await ended.get(path) : await ended.post(path, body);
+    expect(res.status).toBe(401);
+    expect((res.body as { code: string }).code).toBe('AUTH_REQUIRED');
+    expect((await meOf(ended)).user).toBeNull();
+  });
+
+  it('when it had no active tenant and calls a tenant route, then 401 AUTH_REQUIRED, not 409 TENANT_CONTEXT_REQUIRED', async () => {
+    const { ended } = await endedSession('change', false);
+    const res = await ended.get('/v1/incidents');
     expect(res.status).toBe(401);
     expect((res.body as { code: string }).code).toBe('AUTH_REQUIRED');
     expect((await meOf(ended)).user).toBeNull();

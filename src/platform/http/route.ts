@@ -239,7 +239,15 @@ export class RouteRegistry {
         if (!tenantId || !UUID_RE.test(tenantId)) throw new AppError('NOT_FOUND');
       } else if (apiKey === undefined) {
         tenantId = sessionOf(req)?.activeTenantId ?? undefined;
-        if (!tenantId) throw new AppError('TENANT_CONTEXT_REQUIRED');
+        if (!tenantId) {
+          // No membership lookup will see the epoch here: a session ended elsewhere must still be
+          // 401 (as with a tenant active), not an invitation to choose a tenant.
+          if (userId && !(await this.sessionEpochCurrent(req, userId))) {
+            await destroySession(req);
+            throw new AppError('AUTH_REQUIRED');
+          }
+          throw new AppError('TENANT_CONTEXT_REQUIRED');
+        }
       }
 
       const ctx = baseContext(req, now, { type: 'anonymous' });

@@ -29,6 +29,14 @@ describe('Mailer.sendLater', () => {
     expect(lines().map((l) => l.msg)).toEqual([expect.stringContaining('mail (no SMTP_URL set)')]);
   });
 
+  it('when the mailer is closed while a message is being prepared, then close waits and the message is sent', async () => {
+    const { mailer, lines } = capturingMailer();
+    mailer.sendLater('test mail', () => Promise.resolve({ to: 'a@example.test', subject: 'Hello', text: 'body' }));
+    // Shutdown closes the mailer and then the database the preparation reads.
+    await mailer.close();
+    expect(lines().map((l) => l.msg)).toEqual([expect.stringContaining('mail (no SMTP_URL set)')]);
+  });
+
   it('when the preparation finds nothing to send, then nothing is sent or logged', async () => {
     const { mailer, lines } = capturingMailer();
     mailer.sendLater('test mail', () => Promise.resolve(null));

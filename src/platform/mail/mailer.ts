@@ -86,8 +86,9 @@ export class LogMailer implements Mailer {
     return this.preparations.settled();
   }
 
+  /** Waits for mails still being prepared: shutdown closes the database they read next. */
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.flush();
   }
 }
 
