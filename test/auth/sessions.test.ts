@@ -158,7 +158,7 @@ describe('lifetimes on the server clock', () => {
     expect((await meOf(client)).user).toBeNull();
   });
 
-  it('when an anonymous session is older than 15 minutes, then it ends with its CSRF token', async () => {
+  it('when an anonymous visitor token is older than 15 minutes, then it no longer passes CSRF', async () => {
     const { email } = await newUser(t);
     const client = await anonymousClient(t);
     const token = client.csrfToken;

@@ -48,7 +48,7 @@ describe('CORS (CORS_ORIGINS)', () => {
       'access-control-allow-origin': LISTED,
       'access-control-allow-credentials': 'true',
       'access-control-allow-methods': 'GET, POST, PATCH, DELETE',
-      'access-control-allow-headers': 'content-type, x-csrf-token, x-api-key, authorization, idempotency-key, if-match',
+      'access-control-allow-headers': 'content-type, x-csrf-token, x-api-key, authorization, idempotency-key, if-match, traceparent, tracestate',
       'access-control-max-age': '600',
     });
     expect(res.headers.vary).toMatch(/\bOrigin\b/);

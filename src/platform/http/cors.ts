@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 /** Response headers a browser script on an allowed origin may read. */
 const EXPOSED_HEADERS = ['ETag', 'Location', 'X-Quota-Limit', 'X-Quota-Remaining', 'X-Quota-Reset', 'Retry-After', 'x-request-id', 'Idempotent-Replayed'].join(', ');
 const ALLOWED_METHODS = 'GET, POST, PATCH, DELETE';
-const ALLOWED_HEADERS = ['content-type', 'x-csrf-token', 'x-api-key', 'authorization', 'idempotency-key', 'if-match'].join(', ');
+const ALLOWED_HEADERS = ['content-type', 'x-csrf-token', 'x-api-key', 'authorization', 'idempotency-key', 'if-match', 'traceparent', 'tracestate'].join(', ');
 /** How long a browser may reuse a preflight answer, in seconds. */
 const PREFLIGHT_MAX_AGE_S = '600';
 
