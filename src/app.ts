@@ -1,12 +1,8 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Store } from 'express-session';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Config } from './config.js';
 import { registerFeatureRoutes } from './features/index.js';
 import { parseApiKey } from './features/api-keys/api-key.token.js';
-import type { Database } from './platform/db/database.js';
 import { corsAllowList } from './platform/http/cors.js';
 import { AppError } from './platform/http/errors.js';
 import {
@@ -15,10 +11,10 @@ import {
   notFoundOrMethodNotAllowed,
   requestId,
   requireJsonContentType,
-  type TraceIdSource,
 } from './platform/http/middleware.js';
-import { RouteRegistry, type Clock, type RouteInventoryEntry } from './platform/http/route.js';
-import type { Mailer } from './platform/mail/mailer.js';
+import { RouteRegistry, type RouteInventoryEntry } from './platform/http/route.js';
+import type { Clock } from './platform/clock.js';
+import type { AppDeps, FeatureDeps } from './deps.js';
 import {
   AnonymousCsrf,
   enforceSessionLifetime,
@@ -29,7 +25,6 @@ import {
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
-import type { AuthRateLimits } from './features/auth/auth.limits.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
 import { observeDatabase } from './platform/telemetry/database.js';
@@ -37,36 +32,6 @@ import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
 import { telemetryRunning } from './platform/telemetry/lifecycle.js';
 import { activeTraceId } from './platform/telemetry/tracing.js';
-
-export interface AppDeps {
-  config: Config;
-  db: Database;
-  /** Null in the embedded default: sessions and counters stay in process memory. */
-  redis: Redis | null;
-  logger: Logger;
-  mailer: Mailer;
-  clock?: Clock;
-  /** Defaults to the active OpenTelemetry trace id (a random id when tracing is off). */
-  traceId?: TraceIdSource;
-  /** Sees every response body as it is sent; the contract tests validate them against openapi.yaml. */
-  responseObserver?: ResponseObserver;
-}
-
-export type ResponseObserver = (req: Request, status: number, body: unknown) => void;
-
-/** Everything a feature's routes may use. */
-export interface FeatureDeps {
-  config: Config;
-  db: Database;
-  redis: Redis | null;
-  logger: Logger;
-  mailer: Mailer;
-  clock: Clock;
-  limits: AuthRateLimits;
-  hasher: PasswordHasher;
-  sessionTimeouts: SessionTimeouts;
-  anonymousCsrf: AnonymousCsrf;
-}
 
 export interface BuiltApp {
   app: Express;

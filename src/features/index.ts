@@ -1,4 +1,4 @@
-import type { FeatureDeps } from '../app.js';
+import type { FeatureDeps } from '../deps.js';
 import type { RouteRegistry } from '../platform/http/route.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerIncidentRoutes } from './incidents/incidents.routes.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/platform/http/route.js';
+import type { Clock } from '../../src/platform/clock.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { addMember, insertApiKey, ownerWithTenant, signUp, type SessionClient } from '../support/factories.js';
 import { openIncident, timelineOf, type IncidentBody, MANY_USERS_ENV } from './helpers.js';

@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { Database } from '../../src/platform/db/database.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
-import type { Clock } from '../../src/platform/http/route.js';
+import type { Clock } from '../../src/platform/clock.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 import { LogMailer, SmtpMailer, type Mailer } from '../../src/platform/mail/mailer.js';
 import { createRedis } from '../../src/runtime.js';

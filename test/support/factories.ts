@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type supertest from 'supertest';
 import { issueApiKey } from '../../src/features/api-keys/api-key.token.js';
-import type { Role } from '../../src/platform/rbac/authorize.js';
+import type { Role } from '../../src/platform/rbac/roles.js';
 import type { TestApp } from './app.js';
 
 export const PASSWORD = 'correct horse battery staple';

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import type supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FeatureDeps } from '../../src/app.js';
+import type { FeatureDeps } from '../../src/deps.js';
 import { registerApiKeyRoutes } from '../../src/features/api-keys/api-keys.routes.js';
 import { registerTenantRoutes } from '../../src/features/tenants/tenants.routes.js';
 import { RouteRegistry } from '../../src/platform/http/route.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
-import type { Scope } from '../../platform/rbac/authorize.js';
+import type { Scope } from '../../platform/rbac/roles.js';
 import { afterCommit } from '../../platform/telemetry/database.js';
 import { recordApiKeyAuthentication, type ApiKeyOutcome } from '../../platform/telemetry/metrics.js';
 import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
 import type { Cursor } from '../../platform/http/pagination.js';
-import type { Scope } from '../../platform/rbac/authorize.js';
+import type { Scope } from '../../platform/rbac/roles.js';
 
 export interface ServiceAccountRow {
   id: string;

@@ -1,4 +1,4 @@
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { apiKeyParams, createApiKeyBody, createServiceAccountBody, listParamsQuery, tenantPathParams } from './api-keys.schema.js';
 import { createApiKey, createServiceAccount, listApiKeys, listServiceAccounts, revokeApiKey } from './api-keys.service.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { listQuery } from '../../platform/http/pagination.js';
-import { SCOPES } from '../../platform/rbac/authorize.js';
+import { SCOPES } from '../../platform/rbac/roles.js';
 
 export const tenantPathParams = z.object({ tenantId: z.uuid() });
 export const apiKeyParams = z.object({ tenantId: z.uuid(), apiKeyId: z.uuid() });

@@ -4,7 +4,8 @@ import type { Queryable } from '../../platform/db/database.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
-import { enforce, SCOPES } from '../../platform/rbac/authorize.js';
+import { enforce } from '../../platform/rbac/authorize.js';
+import { SCOPES } from '../../platform/rbac/roles.js';
 import { issueApiKey, prefixOf } from './api-key.token.js';
 import {
   findApiKey,

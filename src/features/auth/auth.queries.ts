@@ -1,5 +1,5 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Role } from '../../platform/rbac/authorize.js';
+import type { Role } from '../../platform/rbac/roles.js';
 import type { UserRow } from './auth.schema.js';
 
 export interface UserWithSecret extends UserRow {

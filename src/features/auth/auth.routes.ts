@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { AppError } from '../../platform/http/errors.js';
 import { csrfTokenOf, type RouteRegistry } from '../../platform/http/route.js';
 import { destroySession, newCsrfToken, regenerateSession, saveSession, sessionSetCookie } from '../../platform/session/session.js';

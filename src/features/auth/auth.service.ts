@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import { withAccountTx } from '../../platform/db/tx.js';
 import type { RequestContext } from '../../platform/http/context.js';

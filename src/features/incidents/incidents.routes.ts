@@ -1,4 +1,4 @@
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';

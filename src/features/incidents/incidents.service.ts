@@ -4,7 +4,8 @@ import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, etagOf, type IfMatch } from '../../platform/http/etag.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
-import { enforce, type Action } from '../../platform/rbac/authorize.js';
+import { enforce } from '../../platform/rbac/authorize.js';
+import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
 import {
   findIncident,

@@ -1,4 +1,4 @@
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { listQuery } from '../../platform/http/pagination.js';
 import { acceptInvite, createInvite, listInvites, revokeInvite } from './invites.service.js';

@@ -1,12 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import { withLookupTx, withTenantTx } from '../../platform/db/tx.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
-import { enforce, type Role } from '../../platform/rbac/authorize.js';
+import { enforce } from '../../platform/rbac/authorize.js';
+import type { Role } from '../../platform/rbac/roles.js';
 import {
   consumeInvite,
   findInvite,

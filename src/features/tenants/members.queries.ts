@@ -1,5 +1,5 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Role } from '../../platform/rbac/authorize.js';
+import type { Role } from '../../platform/rbac/roles.js';
 
 export interface MemberRow {
   user_id: string;

@@ -3,7 +3,8 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { decodeCursor } from '../../platform/http/pagination.js';
-import { enforce, type Role } from '../../platform/rbac/authorize.js';
+import { enforce } from '../../platform/rbac/authorize.js';
+import type { Role } from '../../platform/rbac/roles.js';
 import { deleteMember, findMemberForUpdate, listMemberPage, lockOwners, updateMemberRole, type MemberRow } from './members.queries.js';
 
 function presentMember(m: MemberRow) {

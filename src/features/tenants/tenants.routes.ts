@@ -1,4 +1,4 @@
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { listQuery } from '../../platform/http/pagination.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createTenantBody, tenantParams } from './tenants.schema.js';

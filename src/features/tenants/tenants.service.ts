@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FeatureDeps } from '../../app.js';
+import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import { withAccountTx, withTenantTx } from '../../platform/db/tx.js';

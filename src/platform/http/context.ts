@@ -1,4 +1,4 @@
-import type { Role, Scope } from '../rbac/authorize.js';
+import type { Role, Scope } from '../rbac/roles.js';
 
 export type Principal =
   | { type: 'anonymous' }

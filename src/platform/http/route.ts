@@ -1,11 +1,12 @@
 import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { Config } from '../../config.js';
+import type { Clock } from '../clock.js';
 import { authenticateApiKey } from '../../features/api-keys/api-key.auth.js';
 import { consumeWriteQuota, markQuotaExceeded, quotaHeaders, type QuotaState } from '../../features/usage/usage.quota.js';
 import { recordAuditEvent } from '../audit/audit.js';
 import type { Database, Queryable } from '../db/database.js';
-import type { Action, Role } from '../rbac/authorize.js';
+import type { Action, Role } from '../rbac/roles.js';
 import { enforce } from '../rbac/authorize.js';
 import { csrfTokenMatches, destroySession, type AnonymousCsrf } from '../session/session.js';
 import { recordQuotaRejection } from '../telemetry/metrics.js';
@@ -35,10 +36,6 @@ export interface HttpResult {
    */
   body?: unknown;
   headers?: Record<string, string>;
-}
-
-export interface Clock {
-  now(): Date;
 }
 
 export interface RouteDeps {

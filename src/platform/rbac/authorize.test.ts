@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIONS, ROLES, authorize, type Action, type AuthzSubject, type Role, type Scope } from './authorize.js';
+import { authorize, type AuthzSubject } from './authorize.js';
+import { ACTIONS, ROLES, type Action, type Role, type Scope } from './roles.js';
 
 const TENANT = '11111111-1111-4111-8111-111111111111';
 const OTHER_TENANT = '22222222-2222-4222-8222-222222222222';

@@ -1,23 +1,6 @@
 import { AppError } from '../http/errors.js';
 import type { RequestContext } from '../http/context.js';
-
-export const ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
-export const SCOPES = ['read', 'write'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-export const ACTIONS = [
-  'tenants.access',
-  'incidents.read',
-  'incidents.write',
-  'members.read',
-  'members.invite',
-  'members.manage',
-  'api_keys.manage',
-  'audit_log.read',
-  'billing.read',
-] as const;
-export type Action = (typeof ACTIONS)[number];
+import type { Action, Role, Scope } from './roles.js';
 
 /**
  * The one role table (docs/api-guide.md, "Tenants, members and roles"). A role or scope absent from an action's
