@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { appTxLookup, appTxPreamble } from '../src/platform/db/database.js';
+import { apiKeyLookup } from '../src/features/api-keys/api-key.auth.js';
+import { appTxPreamble } from '../src/platform/db/database.js';
 import { log } from './lib/measure.js';
 import { parseOptions } from './lib/options.js';
 import { BENCH_DATABASE, benchDatabaseSeeded, withClient } from './lib/setup.js';
@@ -57,8 +58,7 @@ function scripts(p: Pick): Record<string, string[]> {
   const lit = (sql: string, ...values: string[]): string => values.reduce((s, v, i) => s.replaceAll(`$${String(i + 1)}`, `'${v}'`), sql);
   const settings = { tenantId: null, userId: null, apiKeyPublicId: p.publicId };
   const preamble = appTxPreamble(settings, 5000).replace(/^BEGIN; /, '');
-  const lookup = appTxLookup(settings);
-  if (!lookup) throw new Error('no API-key lookup statement');
+  const lookup = apiKeyLookup(p.publicId);
   const update = `UPDATE incidents SET title = 'Ceiling ' || random()::text, severity = (ARRAY['SEV1','SEV2','SEV3','SEV4'])[1 + floor(random() * 4)::int],
        updated_at = now(), version = version + 1 WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' RETURNING ${COLUMNS}`;
   const timeline = `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)

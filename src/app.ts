@@ -27,6 +27,7 @@ import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
+import { membershipLookup } from './features/tenants/members.queries.js';
 import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
@@ -116,7 +117,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
-  const registry = new RouteRegistry(v1, { db, config, clock, anonymousCsrf: deps.anonymousCsrf });
+  const registry = new RouteRegistry(v1, { db, config, clock, anonymousCsrf: deps.anonymousCsrf, membershipLookup });
   registerFeatureRoutes(registry, deps);
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/database.js';
+import type { Queryable, TxLookup } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { Scope } from '../../platform/rbac/roles.js';
 import { afterCommit } from '../../platform/telemetry/database.js';
@@ -18,6 +18,22 @@ export interface ApiKeyPrincipal {
  */
 const lastUsedWrites = new Map<string, number>();
 const LAST_USED_INTERVAL_MS = 60_000;
+
+/**
+ * The API-key lookup: the key row found through the narrow `api_keys_by_public_id` policy (the
+ * transaction's preamble set the public id), and the transaction switched to its tenant in the same
+ * statement. authenticateApiKey still checks the secret's hash, revocation and expiry, and throws
+ * (which rolls back the tenant setting) when any fails.
+ */
+export function apiKeyLookup(publicId: string): TxLookup {
+  return {
+    sql:
+      `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
+      `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
+      `FROM api_keys WHERE public_id = $1`,
+    params: [publicId],
+  };
+}
 
 interface ApiKeyRow {
   tenant_id: string;

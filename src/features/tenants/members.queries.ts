@@ -1,5 +1,17 @@
-import type { Queryable } from '../../platform/db/database.js';
+import type { Queryable, TxLookup } from '../../platform/db/database.js';
 import type { Role } from '../../platform/rbac/roles.js';
+
+/**
+ * The session check of a tenant request, read in the route's opening round trip: the user's session
+ * epoch (a password change or reset ends older sessions) and role in the tenant (null without a
+ * membership; no row for no user), through the users-own-row and memberships-own-rows policies.
+ */
+export function membershipLookup(userId: string, tenantId: string): TxLookup {
+  return {
+    sql: `SELECT m.role, u.session_epoch FROM users u LEFT JOIN memberships m ON m.tenant_id = $2 AND m.user_id = u.id WHERE u.id = $1`,
+    params: [userId, tenantId],
+  };
+}
 
 export interface MemberRow {
   user_id: string;

@@ -31,18 +31,15 @@ export interface TxSettings {
   inviteTokenHash?: string;
   apiKeyPublicId?: string;
   /**
-   * With `userId` and `tenantId`: also read the user's session epoch and role in the tenant in
-   * the opening round trip (see MEMBERSHIP_LOOKUP_SQL). Not with `apiKeyPublicId`.
+   * A statement the transaction runs right behind its preamble, in the same round trip; the
+   * feature that owns the table supplies it (api-keys, tenants). Its rows are `TxOpened.lookupRows`.
    */
-  membershipLookup?: boolean;
+  lookup?: TxLookup;
 }
 
 /** What the opening round trip returned besides the settings. */
 export interface TxOpened {
-  /**
-   * With `apiKeyPublicId`: the api_keys rows of that public id; with `membershipLookup`: the
-   * user's row `{ role, session_epoch }` (role null without a membership; no row for no user).
-   */
+  /** The rows of `TxSettings.lookup` (none without one). */
   lookupRows: Record<string, unknown>[];
 }
 
@@ -151,40 +148,12 @@ export function appTxPreamble(s: TxSettings, statementTimeoutMs: number | null =
   );
 }
 
-/** A parameterised statement the transaction runs right behind its preamble, in the same round trip. */
+/**
+ * A parameterised statement the transaction runs right behind its preamble, in the same round trip
+ * (a separate statement, so a prepared one: planned once per connection, not per request).
+ */
 export interface TxLookup {
   sql: string;
   params: unknown[];
 }
 
-/**
- * The API-key lookup: the key row found through the narrow `api_keys_by_public_id` policy (the
- * preamble set the public id), and the transaction switched to its tenant in the same statement.
- * The caller still checks the secret's hash, revocation and expiry, and throws (which rolls back
- * the tenant setting) when any fails.
- */
-const API_KEY_LOOKUP_SQL =
-  `SELECT tenant_id, id, service_account_id, secret_hash, scopes, expires_at, revoked_at, ` +
-  `set_config('app.tenant_id', tenant_id::text, true) AS tenant_context ` +
-  `FROM api_keys WHERE public_id = $1`;
-
-/**
- * The session check of a tenant request: the user's session epoch (a password change or reset
- * ends older sessions) and role in the tenant, read through the users-own-row and
- * memberships-own-rows policies.
- */
-const MEMBERSHIP_LOOKUP_SQL =
-  `SELECT m.role, u.session_epoch FROM users u ` +
-  `LEFT JOIN memberships m ON m.tenant_id = $2 AND m.user_id = u.id ` +
-  `WHERE u.id = $1`;
-
-/**
- * The lookup that `settings` ask for, sent behind the preamble in the same round trip (a separate
- * statement, so a prepared one: planned once per connection, not per request). Its rows are
- * `TxOpened.lookupRows`.
- */
-export function appTxLookup(s: TxSettings): TxLookup | null {
-  if (s.apiKeyPublicId !== undefined) return { sql: API_KEY_LOOKUP_SQL, params: [s.apiKeyPublicId] };
-  if (s.membershipLookup && s.userId !== null && s.tenantId !== null) return { sql: MEMBERSHIP_LOOKUP_SQL, params: [s.userId, s.tenantId] };
-  return null;
-}

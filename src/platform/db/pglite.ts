@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
-import { appTxLookup, appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
+import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -81,7 +81,7 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   return {
     kind: 'pglite',
     pglite,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), appTxLookup(settings), fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookup ?? null, fn),
     withSystemTx: (fn) => run(null, null, fn),
     async ping() {
       await pglite.query('SELECT 1');

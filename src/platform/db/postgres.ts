@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import {
-  appTxLookup,
   appTxPreamble,
   timeoutSettings,
   transactionQueryable,
@@ -207,7 +206,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   return {
     kind: 'postgres',
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, appTxLookup(settings), fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookup ?? null, fn),
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
     async ping() {
       await pool.query('SELECT 1');

@@ -2,10 +2,10 @@ import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { Config } from '../../config.js';
 import type { Clock } from '../clock.js';
-import { authenticateApiKey } from '../../features/api-keys/api-key.auth.js';
+import { apiKeyLookup, authenticateApiKey } from '../../features/api-keys/api-key.auth.js';
 import { consumeWriteQuota, markQuotaExceeded, quotaHeaders, type QuotaState } from '../../features/usage/usage.quota.js';
 import { recordAuditEvent } from '../audit/audit.js';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database, Queryable, TxLookup } from '../db/database.js';
 import type { Action, Role } from '../rbac/roles.js';
 import { enforce } from '../rbac/authorize.js';
 import { csrfTokenMatches, destroySession, type AnonymousCsrf } from '../session/session.js';
@@ -43,6 +43,8 @@ export interface RouteDeps {
   config: Config;
   clock: Clock;
   anonymousCsrf: AnonymousCsrf;
+  /** The tenants feature's session check (its SQL), passed in so platform does not import it. */
+  membershipLookup(userId: string, tenantId: string): TxLookup;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -260,8 +262,12 @@ export class RouteRegistry {
       const inTransaction = async (): Promise<HttpResult> =>
         this.deps.db.withAppTx(
           apiKey !== undefined
-            ? { tenantId: null, userId: null, apiKeyPublicId: apiKeyPublicIdOf(apiKey) }
-            : { tenantId: tenantId ?? null, userId: userId ?? null, membershipLookup: true },
+            ? { tenantId: null, userId: null, ...apiKeySettings(apiKeyPublicIdOf(apiKey)) }
+            : {
+                tenantId: tenantId ?? null,
+                userId: userId ?? null,
+                ...(userId !== undefined && tenantId !== undefined ? { lookup: this.deps.membershipLookup(userId, tenantId) } : {}),
+              },
           async (tx, opened) => {
             let resolvedTenant: string;
             if (apiKey !== undefined) {
@@ -373,7 +379,7 @@ export class RouteRegistry {
 
 /**
  * The session's user and role in the tenant, from the row the opening round trip read (see
- * `membershipLookup`): a stale epoch ends the session; no membership is 404 for a tenant named in
+ * `RouteDeps.membershipLookup`): a stale epoch ends the session; no membership is 404 for a tenant named in
  * the path, and clears a stale active tenant otherwise.
  */
 async function checkMembership(req: Request, lookupRows: readonly Record<string, unknown>[], mode: 'active' | 'path'): Promise<Role> {
@@ -404,6 +410,10 @@ class NeedsIdempotencyClaim extends Error {
   constructor(readonly scope: IdempotencyScope) {
     super('idempotency claim needed');
   }
+}
+
+function apiKeySettings(publicId: string): { apiKeyPublicId: string; lookup: TxLookup } {
+  return { apiKeyPublicId: publicId, lookup: apiKeyLookup(publicId) };
 }
 
 function apiKeyPublicIdOf(key: string): string {
