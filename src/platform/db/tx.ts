@@ -21,8 +21,8 @@ export function withAccountTx<T>(db: Database, userId: string | null, fn: (tx: Q
   return db.withAppTx({ tenantId: null, userId }, fn);
 }
 
-/** The named cross-tenant lookups, each allowed by exactly one reviewed RLS policy. */
-export type Lookup = { kind: 'inviteByTokenHash'; tokenHash: string } | { kind: 'apiKeyByPublicId'; publicId: string };
+/** The named cross-tenant lookup of an invite by its token digest, allowed by one reviewed RLS policy. */
+export type Lookup = { kind: 'inviteByTokenHash'; tokenHash: string };
 
 export function withLookupTx<T>(
   db: Database,
@@ -30,10 +30,5 @@ export function withLookupTx<T>(
   lookup: Lookup,
   fn: (tx: Queryable) => Promise<T>,
 ): Promise<T> {
-  return db.withAppTx(
-    lookup.kind === 'inviteByTokenHash'
-      ? { tenantId: null, userId, inviteTokenHash: lookup.tokenHash }
-      : { tenantId: null, userId, apiKeyPublicId: lookup.publicId },
-    fn,
-  );
+  return db.withAppTx({ tenantId: null, userId, inviteTokenHash: lookup.tokenHash }, fn);
 }
