@@ -80,7 +80,7 @@ const BODY_PARSER_ERRORS: Record<string, () => AppError> = {
   'entity.too.large': () => new AppError('PAYLOAD_TOO_LARGE'),
   'parameters.too.many': () => new AppError('PAYLOAD_TOO_LARGE'),
   'querystring.parse.rangeError': () => new AppError('VALIDATION_FAILED', { message: BODY_UNREADABLE }),
-  // The JSON parser runs with `inflate: false`: any Content-Encoding but identity lands here.
+  // The JSON parser runs with `inflate: false`: every Content-Encoding but identity lands here.
   'encoding.unsupported': () =>
     new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'Compressed request bodies are not supported; send the body without Content-Encoding.' }),
   'charset.unsupported': () => new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'Send the request body as UTF-8 application/json.' }),
