@@ -21,7 +21,6 @@ import {
   releaseIdempotencyKey,
   requestFingerprint,
   type IdempotencyScope,
-  type StoredResponse,
 } from './idempotency.js';
 import { parseInput } from './validation.js';
 
@@ -195,29 +194,23 @@ export class RouteRegistry {
         key,
         fingerprint: requestFingerprint(req.method, req.path, req.body),
       };
-      const stored = await claimIdempotencyKey(this.deps.db, userId, idem, now);
-      if (stored) {
-        send(res, replayOf(stored));
-        return;
-      }
-      const recording = { done: false };
-      let result: HttpResult;
-      try {
-        result = await spec.handler({
-          ctx,
-          ...input,
-          req,
-          recordResponse: async (tx, r) => {
-            await completeIdempotencyKey(tx, idem, { status: r.status, body: r.body, headers: r.headers ?? {} });
-            recording.done = true;
-          },
-        });
-      } catch (err) {
-        await releaseIdempotencyKey(this.deps.db, userId, idem).catch(() => undefined);
-        throw err;
-      }
-      if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
-      send(res, result);
+      send(
+        res,
+        await this.withClaim(userId, idem, now, async () => {
+          const recording = { done: false };
+          const result = await spec.handler({
+            ctx,
+            ...input,
+            req,
+            recordResponse: async (tx, r) => {
+              await completeIdempotencyKey(tx, idem, { status: r.status, body: r.body, headers: r.headers ?? {} });
+              recording.done = true;
+            },
+          });
+          if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
+          return result;
+        }),
+      );
     }));
   }
 
@@ -329,15 +322,9 @@ export class RouteRegistry {
       } catch (err) {
         if (err instanceof NeedsIdempotencyClaim) {
           idem = err.scope;
-          const stored = await claimIdempotencyKey(this.deps.db, userId ?? null, idem, now);
-          if (stored) {
-            send(res, replayOf(stored));
-            return;
-          }
           try {
-            result = await execute();
+            result = await this.withClaim(userId ?? null, idem, now, execute);
           } catch (inner) {
-            await releaseIdempotencyKey(this.deps.db, userId ?? null, idem).catch(() => undefined);
             throw await this.afterFailure(inner, ctx, req);
           }
         } else {
@@ -346,6 +333,21 @@ export class RouteRegistry {
       }
       send(res, result);
     }));
+  }
+
+  /**
+   * Claims an idempotency key: a completed claim's answer is replayed, else `run` goes once and a
+   * failure releases the claim so that the client may retry with the same key.
+   */
+  private async withClaim(userId: string | null, scope: IdempotencyScope, now: Date, run: () => Promise<HttpResult>): Promise<HttpResult> {
+    const stored = await claimIdempotencyKey(this.deps.db, userId, scope, now);
+    if (stored) return { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
+    try {
+      return await run();
+    } catch (err) {
+      await releaseIdempotencyKey(this.deps.db, userId, scope).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** A quota rejection is audited once per tenant per day, after the write rolled back. */
@@ -394,10 +396,6 @@ async function checkMembership(req: Request, lookupRows: readonly Record<string,
     throw new AppError('TENANT_CONTEXT_REQUIRED');
   }
   return row.role;
-}
-
-function replayOf(stored: StoredResponse): HttpResult {
-  return { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
 }
 
 /** The body as stored for replays: without the fields that are shown only once. */
