@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import { withAccountTx } from '../../platform/db/tx.js';
+import { countLockout, countLoginAttempt } from '../../platform/telemetry/metrics.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { MailMessage } from '../../platform/mail/mailer.js';
@@ -65,6 +66,7 @@ export async function logIn(
         target: user ? { type: 'user', id: user.id } : null,
         metadata: { reason: user ? 'wrong_password' : 'unknown_email' },
       });
+      countLoginAttempt(tx, 'failed');
       if (lockedNowMs > 0) {
         await recordAuditEvent(tx, ctx, null, {
           action: 'auth.login.locked',
@@ -72,6 +74,7 @@ export async function logIn(
           target: user ? { type: 'user', id: user.id } : null,
           metadata: { lockedForSeconds: Math.ceil(lockedNowMs / 1000) },
         });
+        countLockout(tx);
       }
     });
     throw new AppError('AUTH_INVALID_CREDENTIALS');
@@ -87,6 +90,7 @@ export async function logIn(
       target: { type: 'user', id: user.id },
       metadata: rehash ? { rehashed: true } : {},
     });
+    countLoginAttempt(tx, 'succeeded');
     const tenant = await findLatestMembership(tx, user.id);
     return { user: presentUser(user), epoch: user.session_epoch, activeTenant: tenant };
   });

@@ -6,7 +6,7 @@ import { assertIfMatch, etagOf, type IfMatch } from '../../platform/http/etag.js
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
-import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { countIncidentCreated, countIncidentResolved } from '../../platform/telemetry/metrics.js';
 import {
   findIncident,
   insertIncident,
@@ -20,7 +20,7 @@ import {
 import { presentIncident } from './incidents.presenters.js';
 import type { CreateIncidentInput, ListIncidentsQuery, UpdateIncidentInput } from './incidents.schema.js';
 import { allowedTransitions, canTransition, transitionStamps } from './incidents.status.js';
-import { sendTimelineEvent } from './timeline.queries.js';
+import { appendTimelineEvent } from './timeline.queries.js';
 import type { TimelineEventType } from './timeline.schema.js';
 
 export interface Writer {
@@ -49,11 +49,12 @@ export async function loadIncident(
   action: Action,
   opts: { forUpdate?: boolean } = {},
 ): Promise<IncidentRow> {
-  const found = findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false);
   // A locked incident is about to change, and every change is audited: the chain's lock and head
   // are read in the same round trip as the row, after its row lock (the order every writer uses).
-  if (opts.forUpdate) void prepareAuditChain(tx, tenantId);
-  const row = await found;
+  const [row] = await Promise.all([
+    findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false),
+    opts.forUpdate ? prepareAuditChain(tx, tenantId) : undefined,
+  ]);
   if (!row) throw new AppError('NOT_FOUND');
   enforce(action, { tenantId }, ctx);
   return row;
@@ -71,17 +72,11 @@ export function incidentResult(row: IncidentRow, status: number, extraHeaders: R
 }
 
 /**
- * A change sent but not answered yet: its version is known (the row is locked, so it is the
- * locked version plus one) and the row arrives with the transaction's last round trip.
+ * A change issued but not answered yet: the row it leaves arrives together with the answers of
+ * its timeline and audit writes (`row` settles once all of them are answered).
  */
 export interface PendingChange {
-  version: number;
   row: Promise<IncidentRow>;
-}
-
-/** The answer to a change: the ETag now, the body once the row (and the commit) are back. */
-export function changedIncidentResult(change: PendingChange, status: number) {
-  return { status, body: change.row.then(presentIncident), headers: { ETag: etagOf(change.version) } };
 }
 
 export async function createIncident(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateIncidentInput): Promise<IncidentRow> {
@@ -103,6 +98,7 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
     target: { type: 'incident', id: row.id },
     metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
   });
+  countIncidentCreated(tx);
   return row;
 }
 
@@ -131,8 +127,8 @@ type FieldChange = { from: unknown; to: unknown };
  * machine (stamping its timestamp), writes the automatic timeline events and one
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
- * Every decision is made before the first write is sent; the writes leave together and are not
- * awaited here (see PendingChange).
+ * Every decision is made before the first write is issued; the writes leave together and are
+ * answered together (see PendingChange).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -171,30 +167,32 @@ export async function changeIncident(
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
   }
-  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
+  if (Object.keys(changes).length === 0) return { row: Promise.resolve(row) };
 
   // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
-  // new version is the locked one plus one.
+  // audited version is the locked one plus one.
   const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
+  const others: Promise<void>[] = [];
   if (input.status !== undefined && changes.status) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`);
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`));
   }
   if (input.severity !== undefined && changes.severity) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`);
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`));
   }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.updated',
-    target: { type: 'incident', id: row.id },
-    metadata: { changes, version: row.version + 1 },
-  });
+  others.push(
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.updated',
+      target: { type: 'incident', id: row.id },
+      metadata: { changes, version: row.version + 1 },
+    }),
+  );
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { version: row.version + 1, row: updating };
+  return { row: Promise.all([updating, ...others]).then(([updated]) => updated) };
 }
 
 /**
  * Appends an event the server writes itself (status and severity changes, tasks created and
- * completed, status updates posted), stamped now and attributed to the caller. Sent without
- * waiting: nothing reads the row back, and the transaction fails if the insert does.
+ * completed, status updates posted), stamped now and attributed to the caller.
  */
 export function appendSystemEvent(
   tx: Queryable,
@@ -203,6 +201,6 @@ export function appendSystemEvent(
   incidentId: string,
   type: Exclude<TimelineEventType, 'note'>,
   message: string,
-): void {
-  sendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
+): Promise<void> {
+  return appendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
 }

@@ -22,10 +22,13 @@ export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tena
 export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, input: CreateStatusUpdateInput) {
   const status = input.status ?? null;
   const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: status !== null });
-  if (status !== null) await changeIncident(tx, ctx, tenantId, incident, { status });
+  const changed = status === null ? undefined : (await changeIncident(tx, ctx, tenantId, incident, { status })).row;
   const actor = writerOf(ctx);
-  const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
-  appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
+  const [row] = await Promise.all([
+    insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now }),
+    appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`),
+    changed,
+  ]);
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'status_update.created',
     target: { type: 'status_update', id: row.id },

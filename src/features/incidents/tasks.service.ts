@@ -22,12 +22,14 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
   const assigneeId = input.assigneeId ?? null;
   if (assigneeId !== null) await assertMember(tx, tenantId, assigneeId, 'assigneeId');
   const row = await insertTask(tx, { tenantId, incidentId, title: input.title, assigneeId, dueAt: input.dueAt ?? null, now: ctx.now });
-  appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.created',
-    target: { type: 'task', id: row.id },
-    metadata: { incidentId, assigneeId },
-  });
+  await Promise.all([
+    appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`),
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.created',
+      target: { type: 'task', id: row.id },
+      metadata: { incidentId, assigneeId },
+    }),
+  ]);
   return row;
 }
 
@@ -74,13 +76,13 @@ export async function patchTask(
   if (Object.keys(changes).length === 0) return task;
 
   const updated = await updateTask(tx, tenantId, task.id, patch, ctx.now);
-  if (patch.status === 'done') {
-    appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
-  }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.updated',
-    target: { type: 'task', id: task.id },
-    metadata: { incidentId: ids.incidentId, changes, version: updated.version },
-  });
+  await Promise.all([
+    patch.status === 'done' ? appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`) : undefined,
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.updated',
+      target: { type: 'task', id: task.id },
+      metadata: { incidentId: ids.incidentId, changes, version: updated.version },
+    }),
+  ]);
   return updated;
 }

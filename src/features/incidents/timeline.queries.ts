@@ -36,9 +36,9 @@ export async function insertTimelineEvent(tx: Queryable, e: NewTimelineEvent): P
   return rows[0] as TimelineEventRow;
 }
 
-/** Inserts an event whose row the caller does not need: sent without waiting (see `Queryable.send`). */
-export function sendTimelineEvent(tx: Queryable, e: NewTimelineEvent): void {
-  void tx.send(INSERT_SQL, insertParams(e));
+/** Inserts an event whose row the caller does not need. */
+export async function appendTimelineEvent(tx: Queryable, e: NewTimelineEvent): Promise<void> {
+  await tx.query(INSERT_SQL, insertParams(e));
 }
 
 /** A page of the incident's timeline, oldest first, keyset on (created_at, id). */

@@ -45,7 +45,7 @@ export function consumeWriteQuota(tx: Queryable, tenantId: string, now: Date, de
   const day = utcDay(now);
   const resetAt = nextUtcMidnight(now);
   // The tenant's limit is read in the same statement.
-  const counted = tx.send<{ incident_writes: number; quota_limit: number }>(
+  const counted = tx.query<{ incident_writes: number; quota_limit: number }>(
     `WITH lim AS (SELECT COALESCE((SELECT daily_write_quota FROM tenants WHERE id = $1), $3::int) AS n)
      INSERT INTO usage_counters AS u (tenant_id, day, incident_writes)
        SELECT $1, $2::date, 1 FROM lim WHERE lim.n >= 1

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
-import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
+import { appTxPreamble, openTransaction, type Database, type Queryable, type QueryResult, type TxControl, type TxLookup, type TxOpened, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -18,16 +18,16 @@ export interface PgliteOptions {
 
 /**
  * A transaction's statements run one after another in the order issued, as on a pipelining
- * PostgreSQL connection: `send` must not let a later statement overtake an earlier one.
+ * PostgreSQL connection: an unawaited statement must not be overtaken by a later one.
  */
-function txQueryable(tx: Transaction, statementTrace: StatementTrace | null): TxQueryable {
+function orderedTransaction(tx: Transaction, statementTrace: StatementTrace | null): TxControl {
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <R>(step: () => Promise<R>): Promise<R> => {
     const next = tail.then(step, step);
     tail = next.catch(() => undefined);
     return next;
   };
-  return transactionQueryable(
+  return openTransaction(
     <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> =>
       inOrder(async () => {
         const res = await traced(statementTrace, sql, () => tx.query<T>(sql, params as unknown[] | undefined));
@@ -57,25 +57,27 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     // Taken here, in the caller's context: PGlite may run the transaction from another request's.
     const statementTrace = traceTransaction(TARGET);
-    return pglite.transaction(async (tx) => {
+    const done = await pglite.transaction(async (tx) => {
       if (preamble) {
         const settings = preamble.replace(/^BEGIN; /, '');
         await traced(statementTrace, SETTINGS_TEXT, () => tx.exec(settings));
       }
-      const queryable = txQueryable(tx, statementTrace);
-      const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;
-      let result: T;
+      const opened = orderedTransaction(tx, statementTrace);
       try {
-        result = await fn(queryable, { lookupRows });
+        const lookupRows = lookup === null ? [] : (await opened.tx.query(lookup.sql, lookup.params)).rows;
+        const value = await fn(opened.tx, { lookupRows });
+        // Closed, and everything issued waited for, before PGlite commits.
+        await opened.close();
+        return { value, opened };
       } catch (err) {
         // Nothing of the transaction is left queued when PGlite rolls back; the handler's error
         // (often a mapped one) is what the request reports.
-        await queryable.settle().catch(() => undefined);
+        await opened.close().catch(() => undefined);
         throw err;
       }
-      await queryable.settle();
-      return result;
     });
+    done.opened.committed();
+    return done.value;
   }
 
   return {

@@ -2,25 +2,35 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import {
   appTxPreamble,
+  openTransaction,
   timeoutSettings,
-  transactionQueryable,
   type Database,
   type Queryable,
   type QueryResult,
+  type TxControl,
   type TxLookup,
   type TxOpened,
-  type TxQueryable,
   type TxSettings,
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { parseTimestamptz } from './timestamps.js';
 
-// int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
-// timestamptz through a fixed-layout parser (see timestamps.ts); pg's own for anything unusual.
 const defaultTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date | number | null;
-pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => parseTimestamptz(v, defaultTimestamptz));
+const textParsers = new Map<number, (text: string) => unknown>([
+  // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
+  [pg.types.builtins.INT8, (v) => Number.parseInt(v, 10)],
+  // timestamptz through a fixed-layout parser (see timestamps.ts); pg's own for anything unusual.
+  [pg.types.builtins.TIMESTAMPTZ, (v) => parseTimestamptz(v, defaultTimestamptz)],
+]);
+
+/** The pool's type parsers: set per pool, so other pg clients in the process keep pg's defaults. */
+export const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
+    const own = format === 'binary' ? undefined : textParsers.get(oid);
+    return own ?? (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 export interface PostgresOptions {
   url: string;
@@ -70,14 +80,14 @@ function socketOf(client: pg.PoolClient): CorkableStream | null {
  * one at once instead of waiting for the previous answer: a request that issues its independent
  * statements together pays one round trip for them.
  */
-function txQueryable(client: pg.PoolClient, prepared: boolean, statementTrace: StatementTrace | null): TxQueryable {
+function pipelinedTransaction(client: pg.PoolClient, prepared: boolean, statementTrace: StatementTrace | null): TxControl {
   const socket = socketOf(client);
   let corked = false;
   const uncork = (): void => {
     corked = false;
     socket?.uncork();
   };
-  return transactionQueryable(
+  return openTransaction(
     async <T>(sql: string, params?: readonly unknown[]) => {
       if (socket && !corked) {
         corked = true;
@@ -114,7 +124,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: 'incident-tracker-api',
-    // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
+    types: typeParsers,
+    // Statements are sent without waiting for the previous answer (see pipelinedTransaction); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
   });
@@ -165,30 +176,30 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     };
     const statementTrace = traceTransaction(target);
     const client = await checkout(onError);
-    const tx = txQueryable(client, opts.preparedStatements, statementTrace);
+    const control = pipelinedTransaction(client, opts.preparedStatements, statementTrace);
     try {
       // The lookup is sent right behind the preamble without waiting for its answer (one round
       // trip); being a prepared statement of its own, it runs once the preamble has set the role.
-      // Corking the two into one write measured no difference, so the preamble leaves alone.
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
-      const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
+      const found = lookup === null ? null : control.tx.query(lookup.sql, lookup.params);
       await opening;
       const lookupRows = found === null ? [] : (await found).rows;
-      const result = await fn(tx, { lookupRows });
-      // Sent at once, behind whatever the handler left in flight (usually in the same write). If
-      // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
-      // settle() reports the statement's error.
+      const result = await fn(control.tx, { lookupRows });
+      // Closed first, then COMMIT is sent at once, behind whatever is still in flight (usually in
+      // the same write). If one of those statements failed, PostgreSQL answers this COMMIT with a
+      // rollback, and close() reports the statement's error.
+      const settled = control.close();
       const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
-      await tx.settle();
+      await settled;
       const committed = await commit;
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
+      control.committed();
       return result;
     } catch (err) {
-      // Nothing of the transaction is left in flight when it rolls back (a lookup behind a failed
-      // preamble, a handler's unawaited statements); the handler's error, often a mapped one, is
-      // what the request reports.
-      await tx.settle().catch(() => undefined);
+      // Nothing of the transaction is left in flight when it rolls back; the handler's error,
+      // often a mapped one, is what the request reports.
+      await control.close().catch(() => undefined);
       try {
         await traced(statementTrace, 'ROLLBACK', () => client.query('ROLLBACK'));
       } catch {

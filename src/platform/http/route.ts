@@ -23,19 +23,9 @@ import {
   type IdempotencyScope,
 } from './idempotency.js';
 import { parseInput } from './validation.js';
+import { isPending, sendResult as send, whenAnswered, type HttpResult, type PendingResult, type ResponseBody } from './result.js';
 
-export interface HttpResult {
-  status: number;
-  /**
-   * The body, or on tenant routes a promise of it: a handler whose last statements are still in
-   * flight returns their presented result as a promise, and the COMMIT leaves in the same round
-   * trip as those statements. Such a promise only presents rows; it never decides anything, since
-   * it settles after the commit. If a statement fails, the commit becomes a rollback and the
-   * request fails with that statement's error.
-   */
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+export type { HttpResult, PendingResult } from './result.js';
 
 export interface RouteDeps {
   db: Database;
@@ -101,7 +91,7 @@ export interface TenantRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
   idempotent?: boolean;
   /** Body fields shown once and never stored for a replay (a new API key's secret). */
   notReplayed?: readonly string[];
-  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult>;
+  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult | PendingResult>;
 }
 
 export interface RouteInventoryEntry {
@@ -130,13 +120,6 @@ function baseContext(req: Request, now: Date, principal: Principal): RequestCont
     now,
     authorized: new Set(),
   };
-}
-
-function send(res: Response, result: HttpResult): void {
-  if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
-  res.status(result.status);
-  if (result.body === undefined || result.status === 204) res.end();
-  else res.json(result.body);
 }
 
 /** The request's CSRF token: a stored (signed-in) session's own, else the anonymous cookie's. */
@@ -243,7 +226,7 @@ export class RouteRegistry {
       }
 
       const ctx = baseContext(req, now, { type: 'anonymous' });
-      const run = async (tx: Queryable, resolvedTenant: string): Promise<HttpResult> => {
+      const run = async (tx: Queryable, resolvedTenant: string): Promise<HttpResult | PendingResult> => {
         ctx.tenant = { id: resolvedTenant, role: ctx.tenant?.role ?? null };
         if (spec.authorize === 'route') enforce(spec.action, { tenantId: resolvedTenant }, ctx);
         const result = await spec.handler({ ctx, ...input, req, tx, tenantId: resolvedTenant });
@@ -252,7 +235,7 @@ export class RouteRegistry {
       };
 
       let idem: IdempotencyScope | null = null;
-      const inTransaction = async (): Promise<HttpResult> =>
+      const inTransaction = async (): Promise<HttpResult | PendingResult> =>
         this.deps.db.withAppTx(
           apiKey !== undefined
             ? { tenantId: null, userId: null, ...apiKeySettings(apiKeyPublicIdOf(apiKey)) }
@@ -294,16 +277,16 @@ export class RouteRegistry {
             let result = await run(tx, resolvedTenant);
             if (checkQuota) {
               const quota: QuotaState = await checkQuota();
-              if (result.status >= 300) throw new Error(`metered route ${spec.method} ${spec.path} answered ${String(result.status)} without throwing`);
-              result = { ...result, headers: { ...result.headers, ...quotaHeaders(quota) } };
+              const headers = quotaHeaders(quota);
+              const withQuota = (r: HttpResult): HttpResult => {
+                if (r.status >= 300) throw new Error(`metered route ${spec.method} ${spec.path} answered ${String(r.status)} without throwing`);
+                return { ...r, headers: { ...r.headers, ...headers } };
+              };
+              result = isPending(result) ? whenAnswered(result.settle(), withQuota) : withQuota(result);
             }
-            if (result.body instanceof Promise) {
-              // Settles after the commit; a failure is reported by the commit (rolled back) first.
-              result.body.catch(() => undefined);
-              // The stored response must be complete before its transaction commits.
-              if (idem !== null) result = { ...result, body: (await result.body) as unknown };
-            }
-            if (idem !== null) {
+            // The stored response must be complete before its transaction commits.
+            if (idem !== null && isPending(result)) result = await result.settle();
+            if (idem !== null && !isPending(result)) {
               await completeIdempotencyKey(tx, idem, { status: result.status, body: withoutFields(result.body, spec.notReplayed), headers: result.headers ?? {} });
             }
             return result;
@@ -313,7 +296,7 @@ export class RouteRegistry {
       // The result with its body settled (a handler's body promise settles after the commit).
       const execute = async (): Promise<HttpResult> => {
         const result = await inTransaction();
-        return result.body instanceof Promise ? { ...result, body: (await result.body) as unknown } : result;
+        return isPending(result) ? result.settle() : result;
       };
 
       let result: HttpResult;
@@ -341,7 +324,7 @@ export class RouteRegistry {
    */
   private async withClaim(userId: string | null, scope: IdempotencyScope, now: Date, run: () => Promise<HttpResult>): Promise<HttpResult> {
     const stored = await claimIdempotencyKey(this.deps.db, userId, scope, now);
-    if (stored) return { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
+    if (stored) return { status: stored.status, body: stored.body as ResponseBody, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
     try {
       return await run();
     } catch (err) {

@@ -1,6 +1,5 @@
 import type { Counter, Histogram } from '@opentelemetry/api';
 import type { Queryable } from '../db/database.js';
-import { afterCommit } from './database.js';
 import { perMeterProvider } from './instruments.js';
 
 /**
@@ -65,39 +64,37 @@ export function recordQuotaRejection(): void {
   instruments().quotaRejections.add(1);
 }
 
-function recordAuditAction(action: string): void {
-  const m = instruments();
-  m.auditEvents.add(1, { action });
-  switch (action) {
-    case 'auth.login.succeeded':
-      m.loginAttempts.add(1, { outcome: 'succeeded' });
-      break;
-    case 'auth.login.failed':
-      m.loginAttempts.add(1, { outcome: 'failed' });
-      break;
-    case 'auth.login.locked':
-      m.lockouts.add(1);
-      break;
-    case 'incident.created':
-      m.incidentsCreated.add(1);
-      break;
-  }
-}
-
 /**
- * Counts an audited action once its transaction commits: the audit writer sees every login,
- * lockout and incident change, but a write refused afterwards (quota, a failed idempotency
- * completion) rolls its audit row back and must not be counted.
+ * Business metrics count committed changes only: each is recorded once its transaction commits,
+ * so a write refused afterwards (quota, a failed idempotency completion) is not counted.
  */
-export function countAuditedAction(tx: Queryable, action: string): void {
-  afterCommit(tx, () => {
-    recordAuditAction(action);
+export function countAuditEvent(tx: Queryable, action: string): void {
+  tx.afterCommit(() => {
+    instruments().auditEvents.add(1, { action });
   });
 }
 
-/** Counts a resolution and its time to resolve once the transaction commits. */
+export function countLoginAttempt(tx: Queryable, outcome: 'succeeded' | 'failed'): void {
+  tx.afterCommit(() => {
+    instruments().loginAttempts.add(1, { outcome });
+  });
+}
+
+export function countLockout(tx: Queryable): void {
+  tx.afterCommit(() => {
+    instruments().lockouts.add(1);
+  });
+}
+
+export function countIncidentCreated(tx: Queryable): void {
+  tx.afterCommit(() => {
+    instruments().incidentsCreated.add(1);
+  });
+}
+
+/** Counts a resolution and its time to resolve. */
 export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt: Date): void {
-  afterCommit(tx, () => {
+  tx.afterCommit(() => {
     const m = instruments();
     m.incidentsResolved.add(1);
     m.incidentTimeToResolve.record(Math.max(0, (resolvedAt.getTime() - startedAt.getTime()) / 1000));
