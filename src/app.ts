@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Store } from 'express-session';
-import { registerFeatureRoutes } from './features/index.js';
+import { featureRouteDeps, registerFeatureRoutes } from './features/index.js';
 import { parseApiKey } from './features/api-keys/api-key.token.js';
 import { corsAllowList } from './platform/http/cors.js';
 import { AppError } from './platform/http/errors.js';
@@ -27,7 +27,6 @@ import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
-import { membershipLookup } from './features/tenants/members.queries.js';
 import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
@@ -117,7 +116,7 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
-  const registry = new RouteRegistry(v1, { db, config, clock, anonymousCsrf: deps.anonymousCsrf, membershipLookup });
+  const registry = new RouteRegistry(v1, { db, clock, anonymousCsrf: deps.anonymousCsrf, ...featureRouteDeps(deps) });
   registerFeatureRoutes(registry, deps);
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);

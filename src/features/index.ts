@@ -1,5 +1,8 @@
 import type { FeatureDeps } from '../deps.js';
-import type { RouteRegistry } from '../platform/http/route.js';
+import type { RouteDeps, RouteRegistry } from '../platform/http/route.js';
+import { apiKeyAuthority } from './api-keys/api-key.auth.js';
+import { membershipLookup } from './tenants/members.queries.js';
+import { incidentWriteQuota } from './usage/usage.quota.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerIncidentRoutes } from './incidents/incidents.routes.js';
 import { registerTenantRoutes } from './tenants/tenants.routes.js';
@@ -15,4 +18,9 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+}
+
+/** What the route pipeline takes from the features: API keys, the membership lookup, the write quota. */
+export function featureRouteDeps(deps: FeatureDeps): Pick<RouteDeps, 'apiKeys' | 'membershipLookup' | 'quota'> {
+  return { apiKeys: apiKeyAuthority, membershipLookup, quota: incidentWriteQuota(deps.config.dailyWriteQuota) };
 }

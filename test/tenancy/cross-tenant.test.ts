@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureDeps } from '../../src/deps.js';
 import { registerApiKeyRoutes } from '../../src/features/api-keys/api-keys.routes.js';
 import { registerTenantRoutes } from '../../src/features/tenants/tenants.routes.js';
-import { membershipLookup } from '../../src/features/tenants/members.queries.js';
+import { featureRouteDeps } from '../../src/features/index.js';
 import { RouteRegistry } from '../../src/platform/http/route.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { addMember, createApiKey, ownerWithTenant, uniqueEmail, type SessionClient } from '../support/factories.js';
@@ -190,7 +190,7 @@ afterAll(async () => {
 describe('cross-tenant matrix', () => {
   it('covers every id route of the features in the matrix', () => {
     const router = express.Router();
-    const registry = new RouteRegistry(router, { db: t.db, config: t.config, clock: t.built.deps.clock, anonymousCsrf: t.built.deps.anonymousCsrf, membershipLookup });
+    const registry = new RouteRegistry(router, { db: t.db, clock: t.built.deps.clock, anonymousCsrf: t.built.deps.anonymousCsrf, ...featureRouteDeps(t.built.deps) });
     for (const register of FEATURES_IN_MATRIX) register(registry, t.built.deps);
     const idRoutes = registry.inventory.filter((r) => r.path.includes('/:')).map((r) => `${r.method.toUpperCase()} /v1${r.path}`);
     expect(idRoutes.length).toBeGreaterThan(0);

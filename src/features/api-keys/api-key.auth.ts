@@ -1,5 +1,6 @@
 import type { Queryable, TxLookup } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
+import type { ApiKeyAuthority } from '../../platform/http/tenant-access.js';
 import type { Scope } from '../../platform/rbac/roles.js';
 import { recordApiKeyAuthentication, type ApiKeyOutcome } from '../../platform/telemetry/metrics.js';
 import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';
@@ -83,3 +84,14 @@ export async function authenticateApiKey(
   }
   return { tenantId: row.tenant_id, apiKeyId: row.id, serviceAccountId: row.service_account_id, scopes: row.scopes };
 }
+
+/** API keys as the route pipeline takes them (see platform/http/tenant-access.ts). */
+export const apiKeyAuthority: ApiKeyAuthority = {
+  opening(key) {
+    // authenticateApiKey re-validates the format and checksum; this only extracts the lookup id.
+    const publicId = parseApiKey(key)?.publicId;
+    if (publicId === undefined) throw new AppError('API_KEY_INVALID');
+    return { apiKeyPublicId: publicId, lookup: apiKeyLookup(publicId) };
+  },
+  authenticate: authenticateApiKey,
+};

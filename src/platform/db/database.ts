@@ -49,16 +49,17 @@ export interface TxSettings {
   inviteTokenHash?: string;
   apiKeyPublicId?: string;
   /**
-   * A statement the transaction runs right behind its preamble, in the same round trip; the
-   * feature that owns the table supplies it (api-keys, tenants). Its rows are `TxOpened.lookupRows`.
+   * Statements the transaction runs right behind its preamble, in order and in the same round
+   * trip (the caller's identity, a quota count); the features that own the tables supply them.
+   * Their rows are `TxOpened.lookups`.
    */
-  lookup?: TxLookup;
+  lookups?: readonly TxLookup[];
 }
 
 /** What the opening round trip returned besides the settings. */
 export interface TxOpened {
-  /** The rows of `TxSettings.lookup` (none without one). */
-  lookupRows: Record<string, unknown>[];
+  /** The rows of each of `TxSettings.lookups`, in order. */
+  lookups: Record<string, unknown>[][];
 }
 
 export interface Database {

@@ -54,7 +54,7 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
-  async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  async function run<T>(preamble: string | null, lookups: readonly TxLookup[], fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     // Taken here, in the caller's context: PGlite may run the transaction from another request's.
     const statementTrace = traceTransaction(TARGET);
     const done = await pglite.transaction(async (tx) => {
@@ -64,8 +64,8 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
       }
       const opened = orderedTransaction(tx, statementTrace);
       try {
-        const lookupRows = lookup === null ? [] : (await opened.tx.query(lookup.sql, lookup.params)).rows;
-        const value = await fn(opened.tx, { lookupRows });
+        const found = await Promise.all(lookups.map((l) => opened.tx.query(l.sql, l.params)));
+        const value = await fn(opened.tx, { lookups: found.map((r) => r.rows) });
         // Closed, and everything issued waited for, before PGlite commits.
         await opened.close();
         return { value, opened };
@@ -83,8 +83,8 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   return {
     kind: 'pglite',
     pglite,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookup ?? null, fn),
-    withSystemTx: (fn) => run(null, null, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookups ?? [], fn),
+    withSystemTx: (fn) => run(null, [], fn),
     async ping() {
       await pglite.query('SELECT 1');
     },

@@ -164,7 +164,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   async function run<T>(
     preamble: string,
     preambleText: string,
-    lookup: TxLookup | null,
+    lookups: readonly TxLookup[],
     fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
   ): Promise<T> {
     let broken = false;
@@ -178,13 +178,13 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     const client = await checkout(onError);
     const control = pipelinedTransaction(client, opts.preparedStatements, statementTrace);
     try {
-      // The lookup is sent right behind the preamble without waiting for its answer (one round
-      // trip); being a prepared statement of its own, it runs once the preamble has set the role.
+      // The lookups are sent right behind the preamble without waiting for its answer (one round
+      // trip); being prepared statements of their own, they run once the preamble has set the role.
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
-      const found = lookup === null ? null : control.tx.query(lookup.sql, lookup.params);
+      const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
+      found.catch(() => undefined);
       await opening;
-      const lookupRows = found === null ? [] : (await found).rows;
-      const result = await fn(control.tx, { lookupRows });
+      const result = await fn(control.tx, { lookups: (await found).map((r) => r.rows) });
       // Closed first, then COMMIT is sent at once, behind whatever is still in flight (usually in
       // the same write). If one of those statements failed, PostgreSQL answers this COMMIT with a
       // rollback, and close() reports the statement's error.
@@ -217,8 +217,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   return {
     kind: 'postgres',
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookup ?? null, fn),
-    withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookups ?? [], fn),
+    withSystemTx: (fn) => run(systemPreamble, systemPreambleText, [], fn),
     async ping() {
       await pool.query('SELECT 1');
     },

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from './database.js';
+import type { Database, Queryable, TxOpened, TxSettings } from './database.js';
 
 export interface TenantTxContext {
   tenantId: string;
@@ -31,4 +31,12 @@ export function withLookupTx<T>(
   fn: (tx: Queryable) => Promise<T>,
 ): Promise<T> {
   return db.withAppTx({ tenantId: null, userId, inviteTokenHash: lookup.tokenHash }, fn);
+}
+
+/**
+ * A request's transaction opened with lookups in its first round trip (the caller's identity, a
+ * quota count): the route pipeline's entry point (src/platform/http/route.ts).
+ */
+export function withOpenedTx<T>(db: Database, settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  return db.withAppTx(settings, fn);
 }
