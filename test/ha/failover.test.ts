@@ -197,13 +197,12 @@ if (skipReason) {
         answered_500: '0',
         statuses: JSON.stringify(statuses(attempts.map((a) => a.res))),
       });
-
-      // The killed node comes back as a secondary, for the planned switchover that follows.
-      cluster.restart(victim);
-      await cluster.waitHealthy(120_000);
     });
 
     it('when the monitor performs a planned switchover under writes, then every acknowledged write survives, nothing answers 500 and the API never restarts', async () => {
+      // The node killed before comes back as a secondary (pg_rewind if needed) first.
+      for (const node of cluster.nodes) if (!node.child.running) cluster.restart(node);
+      await cluster.waitHealthy(120_000);
       const pid = server.pid;
       const before = await cluster.primary();
       const { attempts, eventAt, eventDone } = await writeThrough(() => cluster.switchover(), 3000);

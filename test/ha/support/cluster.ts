@@ -20,10 +20,11 @@ const MONITOR_DB = 'pg_auto_failover';
 /** Monitor settings (docs: README "High availability"): fail over in seconds, not the ~50 s default. */
 export const MONITOR_SETTINGS: Record<string, string> = {
   'pgautofailover.primary_demote_timeout': '10s',
-  'pgautofailover.node_considered_unhealthy_timeout': '5s',
-  'pgautofailover.health_check_period': '2s',
+  'pgautofailover.node_considered_unhealthy_timeout': '3s',
+  'pgautofailover.health_check_period': '1s',
+  'pgautofailover.health_check_max_retries': '1',
   'pgautofailover.health_check_retry_delay': '1s',
-  'pgautofailover.health_check_timeout': '2s',
+  'pgautofailover.health_check_timeout': '1s',
 };
 /** Keeper setting of every data node. */
 export const NETWORK_PARTITION_TIMEOUT_S = 5;
