@@ -33,6 +33,8 @@ export interface TestAppOptions {
   clock?: Clock;
   smtpUrl?: string;
   poolMax?: number;
+  /** Wraps the database the app uses (a StatementGate, say); the test's `t.db` stays the bare one. */
+  wrapDb?: (db: Database) => Database;
 }
 
 export interface TestApp {
@@ -101,7 +103,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const v = validator;
   const built = buildApp({
     config,
-    db,
+    db: opts.wrapDb ? opts.wrapDb(db) : db,
     redis,
     logger,
     mailer,
