@@ -89,9 +89,9 @@ const INSERT_INCIDENT_SQL = `INSERT INTO incidents (tenant_id, number, title, de
      VALUES ($1, $2, $3, $4, $5, 'investigating', $6, $7, $8, $9, $9, $9)
      RETURNING ${INCIDENT_COLUMNS}`;
 
-export const FIND_INCIDENT_SQL = `SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE tenant_id = $1 AND id = $2`;
+const FIND_INCIDENT_SQL = `SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE tenant_id = $1 AND id = $2`;
 /** The incident locked for a change (the PATCH transaction's first read). */
-export const LOCK_INCIDENT_SQL = `${FIND_INCIDENT_SQL} FOR UPDATE`;
+const LOCK_INCIDENT_SQL = `${FIND_INCIDENT_SQL} FOR UPDATE`;
 
 /** One incident of the tenant; `forUpdate` locks it so concurrent changes apply one after another. */
 export async function findIncident(tx: Queryable, tenantId: string, id: string, forUpdate = false): Promise<IncidentRow | null> {
@@ -130,7 +130,7 @@ export const UPDATE_INCIDENT_SQL = `UPDATE incidents SET
     updated_at = $3, version = version + 1
   WHERE tenant_id = $1 AND id = $2 RETURNING ${INCIDENT_COLUMNS}`;
 
-export function updateIncidentParams(tenantId: string, id: string, patch: IncidentPatch, now: Date): unknown[] {
+function updateIncidentParams(tenantId: string, id: string, patch: IncidentPatch, now: Date): unknown[] {
   return [tenantId, id, now, ...INCIDENT_PATCH.params(patch)];
 }
 

@@ -25,10 +25,10 @@ export interface NewTimelineEvent {
   now: Date;
 }
 
-export const INSERT_TIMELINE_EVENT_SQL = `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
+const INSERT_TIMELINE_EVENT_SQL = `INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
 
-export function timelineEventParams(e: NewTimelineEvent): unknown[] {
+function timelineEventParams(e: NewTimelineEvent): unknown[] {
   return [e.tenantId, e.incidentId, e.type, e.message, e.occurredAt, e.actor.type, e.actor.id, e.now];
 }
 
