@@ -16,6 +16,7 @@ import { observePool, traced, traceTransaction, type DbTarget, type StatementTra
 import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { createStatementNames, DEFAULT_MAX_NAMED_STATEMENTS, type StatementNames } from './statement-names.js';
 import { parseTimestamptz } from './timestamps.js';
+import { createPool, databaseHosts } from './hosts.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -97,7 +98,8 @@ function dbTarget(url: string): DbTarget {
 }
 
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool; statementNames: StatementNames | null } {
-  const target = dbTarget(opts.url);
+  // Spans name the first host of a list; which one answers is in the 'database primary found' log.
+  const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
   // Per pool: each pool's connections prepare their own statements, and two pools (two apps in
   // one process, tests) must not share one budget.
   const statementNames = opts.preparedStatements
@@ -108,8 +110,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
         );
       })
     : null;
-  const pool = new pg.Pool({
-    connectionString: opts.url,
+  const pool = createPool(opts.url, {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -117,7 +118,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
-  });
+  }, opts.logger);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
