@@ -17,14 +17,30 @@ import { TEST_DATABASE_URL, TEST_REDIS_KEY_PREFIX, TEST_REDIS_URL } from './back
 import { ResponseValidator } from './contract.js';
 import { recordContractProblem, logCapture } from './state.js';
 
-/** A clock tests can move. */
+/**
+ * The one fake clock of the suite. By default it follows the real clock plus whatever the test
+ * advanced it by, so requests still get distinct, increasing timestamps; `frozen()` makes it stand
+ * still between advances, for tests that compare stamped times exactly.
+ */
 export class FakeClock implements Clock {
   private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+  private frozenAtMs: number | null = null;
+
+  /** A clock that moves only when advanced, starting now. */
+  static frozen(): FakeClock {
+    const clock = new FakeClock();
+    clock.frozenAtMs = Date.now();
+    return clock;
   }
-  advance(ms: number): void {
+
+  now(): Date {
+    return new Date((this.frozenAtMs ?? Date.now()) + this.offsetMs);
+  }
+
+  /** Moves the clock forward by `ms`; returns the new time. */
+  advance(ms: number): Date {
     this.offsetMs += ms;
+    return this.now();
   }
 }
 
@@ -33,6 +49,8 @@ export interface TestAppOptions {
   clock?: Clock;
   smtpUrl?: string;
   poolMax?: number;
+  /** Wraps the database the app uses (a StatementGate, say); the test's `t.db` stays the bare one. */
+  wrapDb?: (db: Database) => Database;
 }
 
 export interface TestApp {
@@ -101,7 +119,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const v = validator;
   const built = buildApp({
     config,
-    db,
+    db: opts.wrapDb ? opts.wrapDb(db) : db,
     redis,
     logger,
     mailer,

@@ -3,7 +3,7 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, etagOf, type IfMatch } from '../../platform/http/etag.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentCreated, countIncidentResolved } from '../../platform/telemetry/metrics.js';
@@ -103,8 +103,8 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
 }
 
 export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
-  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor, query), query.limit + 1);
-  return pageOf(rows, query.limit, presentIncident, query);
+  const page = pageRequest(query, query);
+  return pageOf(await listIncidentRows(tx, tenantId, query, page), page, presentIncident);
 }
 
 export async function patchIncident(

@@ -1,7 +1,7 @@
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { presentStatusUpdate } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
@@ -10,8 +10,8 @@ import type { CreateStatusUpdateInput } from './status-updates.schema.js';
 
 export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listStatusUpdateRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
-  return pageOf(rows, query.limit, presentStatusUpdate, { incidentId });
+  const page = pageRequest(query, { incidentId });
+  return pageOf(await listStatusUpdateRows(tx, tenantId, incidentId, page), page, presentStatusUpdate);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, assertMember, loadIncident } from './incidents.service.js';
@@ -12,8 +12,8 @@ import type { CreateTaskInput, UpdateTaskInput } from './tasks.schema.js';
 
 export async function listTasks(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
-  return pageOf(rows, query.limit, presentTask, { incidentId });
+  const page = pageRequest(query, { incidentId });
+  return pageOf(await listTaskRows(tx, tenantId, incidentId, page), page, presentTask);
 }
 
 /** Creates an open task, its `task_created` timeline event and its audit row, in one transaction. */

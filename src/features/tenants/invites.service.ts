@@ -5,7 +5,7 @@ import type { Queryable } from '../../platform/db/database.js';
 import { withLookupTx, withTenantTx } from '../../platform/db/tx.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Role } from '../../platform/rbac/roles.js';
 import {
@@ -92,8 +92,8 @@ export async function createInvite(
 
 /** GET invites: pending only, at the request's clock. */
 export async function listInvites(tx: Queryable, ctx: RequestContext, tenantId: string, query: { limit: number; cursor?: string | undefined }) {
-  const rows = await listPendingInvitePage(tx, tenantId, ctx.now, decodeCursor(query.cursor), query.limit);
-  return pageOf(rows, query.limit, presentInvite);
+  const page = pageRequest(query);
+  return pageOf(await listPendingInvitePage(tx, tenantId, ctx.now, page), page, presentInvite);
 }
 
 /** Revoke: load (404), authorize (403), then revoke only a pending invite (else 410). */

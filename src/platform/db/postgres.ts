@@ -14,6 +14,7 @@ import {
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
+import { createStatementNames, DEFAULT_MAX_NAMED_STATEMENTS, type StatementNames } from './statement-names.js';
 import { parseTimestamptz } from './timestamps.js';
 import { createPool, databaseHosts } from './hosts.js';
 
@@ -44,20 +45,9 @@ export interface PostgresOptions {
    * (PgBouncer before 1.21, or without `max_prepared_statements`).
    */
   preparedStatements: boolean;
+  /** Distinct statement texts named per pool (see statement-names.ts); default 1000. */
+  maxNamedStatements?: number;
   logger: Logger;
-}
-
-/** Statement texts seen so far and their names; bounded, since a few statements are built per request. */
-const statementNames = new Map<string, string>();
-const MAX_NAMED_STATEMENTS = 500;
-
-function statementName(sql: string): string | undefined {
-  let name = statementNames.get(sql);
-  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
-    name = `it_${String(statementNames.size)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
 }
 
 function toResult<T>(res: pg.QueryResult): QueryResult<T> {
@@ -81,7 +71,7 @@ function socketOf(client: pg.PoolClient): CorkableStream | null {
  * one at once instead of waiting for the previous answer: a request that issues its independent
  * statements together pays one round trip for them.
  */
-function pipelinedTransaction(client: pg.PoolClient, prepared: boolean, statementTrace: StatementTrace | null): TxControl {
+function pipelinedTransaction(client: pg.PoolClient, names: StatementNames | null, statementTrace: StatementTrace | null): TxControl {
   const socket = socketOf(client);
   let corked = false;
   const uncork = (): void => {
@@ -96,7 +86,7 @@ function pipelinedTransaction(client: pg.PoolClient, prepared: boolean, statemen
         process.nextTick(uncork);
       }
       const values = params as unknown[] | undefined;
-      const name = prepared && values !== undefined && values.length > 0 ? statementName(sql) : undefined;
+      const name = names !== null && values !== undefined && values.length > 0 ? names.nameOf(sql) : undefined;
       const res = await traced(statementTrace, sql, () => (name === undefined || values === undefined ? client.query(sql, values) : client.query({ name, text: sql, values })));
       return toResult<T>(res);
     },
@@ -117,9 +107,19 @@ function dbTarget(url: string): DbTarget {
   }
 }
 
-export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
+export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool; statementNames: StatementNames | null } {
   // Spans name the first host of a list; which one answers is in the 'database primary found' log.
   const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
+  // Per pool: each pool's connections prepare their own statements, and two pools (two apps in
+  // one process, tests) must not share one budget.
+  const statementNames = opts.preparedStatements
+    ? createStatementNames(opts.maxNamedStatements ?? DEFAULT_MAX_NAMED_STATEMENTS, ({ named, sql }) => {
+        opts.logger.warn(
+          { named, statement: redactSqlLiterals(sql).slice(0, 200) },
+          'prepared statement names exhausted: new statement texts now run unnamed (a statement text is probably built from input)',
+        );
+      })
+    : null;
   const pool = createPool(opts.url, {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
@@ -177,7 +177,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     };
     const statementTrace = traceTransaction(target);
     const client = await checkout(onError);
-    const control = pipelinedTransaction(client, opts.preparedStatements, statementTrace);
+    const control = pipelinedTransaction(client, statementNames, statementTrace);
     try {
       // The lookups are sent right behind the preamble without waiting for its answer (one round
       // trip); being prepared statements of their own, they run once the preamble has set the role.
@@ -218,6 +218,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   return {
     kind: 'postgres',
     pool,
+    statementNames,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookups ?? [], fn),
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, [], fn),
     async ping() {
