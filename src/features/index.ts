@@ -1,5 +1,6 @@
 import type { FeatureDeps } from '../deps.js';
 import type { RouteRegistry } from '../platform/http/route.js';
+import type { JobQueue } from '../platform/jobs/runner.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerIncidentRoutes } from './incidents/incidents.routes.js';
 import { registerTenantRoutes } from './tenants/tenants.routes.js';
@@ -15,4 +16,14 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+}
+
+/**
+ * Every feature's background work, run by the JobRunner of each process with workers (besides
+ * the platform's mail queue). A feature that writes rows for a worker to deliver adds its
+ * JobQueue here.
+ */
+export function featureJobQueues(deps: FeatureDeps): JobQueue[] {
+  void deps;
+  return [];
 }
