@@ -23,7 +23,6 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
  * the platform's mail queue). A feature that writes rows for a worker to deliver adds its
  * JobQueue here.
  */
-export function featureJobQueues(deps: FeatureDeps): JobQueue[] {
-  void deps;
+export function featureJobQueues(_deps: FeatureDeps): JobQueue[] {
   return [];
 }
