@@ -3,6 +3,7 @@ import type { RouteDeps, RouteRegistry } from '../platform/http/route.js';
 import { apiKeyAuthority } from './api-keys/api-key.auth.js';
 import { membershipLookup } from './tenants/members.queries.js';
 import { incidentWriteQuota } from './usage/usage.quota.js';
+import type { JobQueue } from '../platform/jobs/runner.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerIncidentRoutes } from './incidents/incidents.routes.js';
 import { registerTenantRoutes } from './tenants/tenants.routes.js';
@@ -23,4 +24,13 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
 /** What the route pipeline takes from the features: API keys, the membership lookup, the write quota. */
 export function featureRouteDeps(deps: FeatureDeps): Pick<RouteDeps, 'apiKeys' | 'membershipLookup' | 'quota'> {
   return { apiKeys: apiKeyAuthority, membershipLookup, quota: incidentWriteQuota(deps.config.dailyWriteQuota) };
+}
+
+/**
+ * Every feature's background work, run by the JobRunner of each process with workers (besides
+ * the platform's mail queue). A feature that writes rows for a worker to deliver adds its
+ * JobQueue here.
+ */
+export function featureJobQueues(_deps: FeatureDeps): JobQueue[] {
+  return [];
 }
