@@ -24,7 +24,7 @@ async function storedEvents(tenantId: string): Promise<StoredEvent[]> {
   const { rows } = await t.db.withSystemTx((tx) =>
     tx.query<StoredEvent>('SELECT seq, type, incident_id, actor_type, actor_id, data FROM events WHERE tenant_id = $1 ORDER BY seq', [tenantId]),
   );
-  return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
+  return rows;
 }
 
 describe('the event record', () => {
@@ -53,18 +53,18 @@ describe('the event record', () => {
     expect(events.every((e) => e.incident_id === incident.id && e.actor_type === 'user' && e.actor_id === owner.user?.id)).toBe(true);
     expect(events[0]?.data).toEqual({ incident });
     expect(events[1]?.data).toEqual({
-      incident: patched.body,
+      incident: patched.body as unknown,
       changes: { title: { from: 'Checkout 502s', to: 'Renamed' }, severity: { from: 'SEV2', to: 'SEV1' } },
     });
     expect(events[2]?.data).toEqual({
-      incident: moved.body,
+      incident: moved.body as unknown,
       changes: { status: { from: 'investigating', to: 'identified' }, description: { from: null, to: 'db' } },
     });
-    expect(events[3]?.data).toEqual({ timelineEvent: note.body });
+    expect(events[3]?.data).toEqual({ timelineEvent: note.body as unknown });
     expect(events[4]?.data).toEqual({ task });
-    expect(events[5]?.data).toEqual({ task: taskPatched.body, changes: { status: { from: 'open', to: 'done' } } });
+    expect(events[5]?.data).toEqual({ task: taskPatched.body as unknown, changes: { status: { from: 'open', to: 'done' } } });
     // A status update that moves the incident is one mutation: one event, carrying both.
-    expect(events[6]?.data).toEqual({ statusUpdate: update.body, incident: after, changes: { status: { from: 'identified', to: 'resolved' } } });
+    expect(events[6]?.data).toEqual({ statusUpdate: update.body as unknown, incident: after, changes: { status: { from: 'identified', to: 'resolved' } } });
   });
 
   it('when a write is refused (412, 409) or changes nothing, then no event is recorded', async () => {
