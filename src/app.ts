@@ -28,6 +28,7 @@ import { registerDocsRoutes } from './features/docs/docs.routes.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
 import { membershipLookup } from './features/tenants/members.queries.js';
+import { EventHub } from './features/events/events.hub.js';
 import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
@@ -40,6 +41,9 @@ export interface BuiltApp {
   deps: FeatureDeps;
   /** Where signed-in sessions are kept (tests count its entries). */
   sessionStore: Store;
+  /** The open event streams of this app; `close()` ends them. */
+  eventHub: EventHub;
+  /** Ends open event streams (clients reconnect elsewhere) and releases in-process resources. */
   close(): void;
 }
 
@@ -56,6 +60,8 @@ export function buildApp(input: AppDeps): BuiltApp {
     absoluteTimeoutMs: config.session.absoluteTimeoutMs,
     anonymousTimeoutMs: 15 * 60_000,
   };
+  const eventStreams = { keepAliveMs: 15_000, recheckIntervalMs: 30_000, pollIntervalMs: 15_000, ...input.eventStreams };
+  const eventHub = new EventHub(db, logger, eventStreams);
   const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
   const deps: FeatureDeps = {
     config,
@@ -73,6 +79,8 @@ export function buildApp(input: AppDeps): BuiltApp {
       secure: config.session.secure,
       lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
     }),
+    eventHub,
+    eventStreams,
   };
 
   const app = express();
@@ -130,7 +138,11 @@ export function buildApp(input: AppDeps): BuiltApp {
     inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
     deps,
     sessionStore: store,
+    eventHub,
     close() {
+      eventHub.close().catch((err: unknown) => {
+        logger.warn({ err: { message: (err as Error).message } }, 'closing the event hub failed');
+      });
       if (store instanceof MemorySessionStore) store.close();
     },
   };

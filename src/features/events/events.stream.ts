@@ -1,0 +1,152 @@
+import type { Response } from 'express';
+import type { Database } from '../../platform/db/database.js';
+import { withTenantTx } from '../../platform/db/tx.js';
+import { countEventStream } from '../../platform/telemetry/metrics.js';
+import type { EventHub, EventSink } from './events.hub.js';
+import { presentEvent, type EventRow } from './events.presenters.js';
+import { listEventRows, type EventFilter } from './events.queries.js';
+
+/** A consumer this many matching events behind is disconnected (it resumes with Last-Event-ID). */
+export const MAX_PENDING_EVENTS = 1000;
+const CATCH_UP_PAGE = 500;
+
+export interface EventStreamOptions {
+  db: Database;
+  hub: EventHub;
+  tenantId: string;
+  filter: EventFilter;
+  /** Resume point: the stream sends every matching event with a larger seq; null means from now on. */
+  after: number | null;
+  keepAliveMs: number;
+  recheck(): Promise<boolean>;
+  /** Runs once, when the stream ends for any reason. */
+  onEnd(): void;
+}
+
+function frame(row: EventRow): string {
+  // JSON.stringify escapes line breaks, so the data is one `data:` line.
+  return `id: ${String(row.seq)}\nevent: ${row.type}\ndata: ${JSON.stringify(presentEvent(row))}\n\n`;
+}
+
+/**
+ * One `GET /v1/events/stream` connection. It joins the tenant's live feed first (buffering what
+ * arrives), then sends everything after its resume point from the table, then the buffer: the
+ * feed delivers every event above the seq it joined at and the table read covers everything up
+ * to it, so nothing is skipped, and seq de-duplicates the overlap. Writes respect back-pressure;
+ * more than MAX_PENDING_EVENTS waiting ends the stream.
+ */
+export class EventStream implements EventSink {
+  private cursor: number;
+  private readonly fromNow: boolean;
+  private readonly pending: EventRow[] = [];
+  private catchingUp = true;
+  private blocked = false;
+  private ended = false;
+  private keepAlive: NodeJS.Timeout | null = null;
+  private leave: (() => void) | null = null;
+
+  constructor(
+    private readonly res: Response,
+    private readonly opts: EventStreamOptions,
+  ) {
+    this.cursor = opts.after ?? 0;
+    this.fromNow = opts.after === null;
+  }
+
+  async start(): Promise<void> {
+    countEventStream(1);
+    this.res.on('close', () => {
+      this.end('client closed');
+    });
+    this.res.on('drain', () => {
+      this.blocked = false;
+      this.flush();
+    });
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Accel-Buffering': 'no',
+      Connection: 'keep-alive',
+    });
+    this.res.write('retry: 3000\n\n');
+    this.res.flushHeaders();
+    this.keepAlive = setInterval(() => {
+      if (!this.blocked) this.res.write(': keep-alive\n\n');
+    }, this.opts.keepAliveMs);
+    this.keepAlive.unref();
+    try {
+      const joined = await this.opts.hub.join(this.opts.tenantId, this);
+      this.leave = joined.leave;
+      if (this.fromNow) this.cursor = Math.max(this.cursor, joined.liveAfter);
+      if (this.ended) {
+        joined.leave();
+        return;
+      }
+      await this.catchUp();
+      this.catchingUp = false;
+      this.flush();
+    } catch {
+      this.end('catch-up failed');
+    }
+  }
+
+  push(row: EventRow): void {
+    // While joining "from now", the cursor is not known yet: keep everything, the cursor sorts it out.
+    if (this.ended || Number(row.seq) <= this.cursor || !this.matches(row)) return;
+    this.pending.push(row);
+    if (this.pending.length > MAX_PENDING_EVENTS) {
+      this.end('consumer too far behind');
+      return;
+    }
+    if (!this.catchingUp) this.flush();
+  }
+
+  recheck(): Promise<boolean> {
+    return this.opts.recheck();
+  }
+
+  end(_reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.leave?.();
+    this.pending.length = 0;
+    countEventStream(-1);
+    this.opts.onEnd();
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  private matches(row: EventRow): boolean {
+    const { types, incidentId } = this.opts.filter;
+    return (types === undefined || types.includes(row.type)) && (incidentId === undefined || row.incident_id === incidentId);
+  }
+
+  private write(row: EventRow): void {
+    const seq = Number(row.seq);
+    if (seq <= this.cursor) return;
+    this.cursor = seq;
+    if (!this.res.write(frame(row))) this.blocked = true;
+  }
+
+  /** Sends the table's events after the cursor, a page at a time, waiting for the socket to drain between pages. */
+  private async catchUp(): Promise<void> {
+    for (;;) {
+      const rows = await withTenantTx(this.opts.db, { tenantId: this.opts.tenantId, userId: null }, (tx) =>
+        listEventRows(tx, this.opts.tenantId, this.opts.filter, this.cursor, CATCH_UP_PAGE),
+      );
+      if (this.ended) return;
+      for (const row of rows) this.write(row);
+      if (rows.length < CATCH_UP_PAGE) return;
+      if (this.blocked) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
+      if (this.ended) return;
+    }
+  }
+
+  private flush(): void {
+    while (!this.blocked && !this.catchingUp && !this.ended) {
+      const row = this.pending.shift();
+      if (!row) return;
+      this.write(row);
+    }
+  }
+}
