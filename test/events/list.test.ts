@@ -145,3 +145,13 @@ describe('GET /v1/events', () => {
     expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', details: { fields: [expect.objectContaining({ path }) as unknown] } });
   });
 });
+
+describe('API keys on event routes', () => {
+  it('keys are accepted on every /v1/incidents/** and /v1/events/** route and on no route outside the API-key areas', () => {
+    const keyAreas = /^\/v1\/(incidents|events|alerts|analytics)(\/|$)/;
+    const routes = t.built.inventory.filter((r) => r.path.startsWith('/v1/'));
+    expect(routes.filter((r) => /^\/v1\/(incidents|events)(\/|$)/.test(r.path) && !r.apiKeys)).toEqual([]);
+    expect(routes.filter((r) => r.apiKeys && !keyAreas.test(r.path))).toEqual([]);
+    expect(routes.filter((r) => r.path.startsWith('/v1/events')).map((r) => `${r.method} ${r.path}`).sort()).toEqual(['get /v1/events', 'get /v1/events/stream']);
+  });
+});

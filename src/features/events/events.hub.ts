@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/database.js';
+import { AppError } from '../../platform/http/errors.js';
 import { withTenantTx } from '../../platform/db/tx.js';
 import type { EventRow } from './events.presenters.js';
 import { lastEventSeq, listEventRows } from './events.queries.js';
@@ -95,9 +96,11 @@ export class EventHub {
    * this resolves to; everything up to that seq is already in the table for its own catch-up.
    */
   async join(tenantId: string, sink: EventSink): Promise<{ liveAfter: number; leave: () => void }> {
-    if (this.closed) throw new Error('event hub closed');
+    const closing = (): AppError => new AppError('SERVICE_UNAVAILABLE', { message: 'This server is shutting down; reconnect.', headers: { 'Retry-After': '1' } });
+    if (this.closed) throw closing();
     await this.startListening();
     const feed = await this.feedOf(tenantId);
+    if (this.closed) throw closing();
     feed.sinks.add(sink);
     return {
       liveAfter: feed.last,

@@ -70,7 +70,12 @@ export function registerEventRoutes(routes: RouteRegistry, deps: FeatureDeps): v
             slots.release(tenantId, streamId).catch(() => undefined);
           },
         });
-        await events.start();
+        try {
+          await events.start();
+        } catch (err) {
+          events.end('could not start');
+          throw err;
+        }
       };
       return Promise.resolve({ status: 200, stream });
     },

@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { Database } from '../../platform/db/database.js';
 import { withTenantTx } from '../../platform/db/tx.js';
+import { AppError } from '../../platform/http/errors.js';
 import { countEventStream } from '../../platform/telemetry/metrics.js';
 import type { EventHub, EventSink } from './events.hub.js';
 import { presentEvent, type EventRow } from './events.presenters.js';
@@ -53,7 +54,16 @@ export class EventStream implements EventSink {
     this.fromNow = opts.after === null;
   }
 
+  /**
+   * Joins the feed before answering, so that everything committed after the client sees the 200
+   * reaches it (a stream without a resume point starts there). A failure to join throws before
+   * anything is written, and the client gets an error answer.
+   */
   async start(): Promise<void> {
+    const joined = await this.opts.hub.join(this.opts.tenantId, this);
+    this.leave = joined.leave;
+    if (this.fromNow) this.cursor = Math.max(this.cursor, joined.liveAfter);
+    if (this.ended) throw new AppError('SERVICE_UNAVAILABLE', { headers: { 'Retry-After': '1' } });
     countEventStream(1);
     this.res.on('close', () => {
       this.end('client closed');
@@ -69,19 +79,16 @@ export class EventStream implements EventSink {
       Connection: 'keep-alive',
     });
     this.res.write('retry: 3000\n\n');
-    this.res.flushHeaders();
     this.keepAlive = setInterval(() => {
       if (!this.blocked) this.res.write(': keep-alive\n\n');
     }, this.opts.keepAliveMs);
     this.keepAlive.unref();
+    // The client may have gone while the stream joined (its 'close' came before the listener).
+    if (this.res.destroyed) {
+      this.end('client closed');
+      return;
+    }
     try {
-      const joined = await this.opts.hub.join(this.opts.tenantId, this);
-      this.leave = joined.leave;
-      if (this.fromNow) this.cursor = Math.max(this.cursor, joined.liveAfter);
-      if (this.ended) {
-        joined.leave();
-        return;
-      }
       await this.catchUp();
       this.catchingUp = false;
       this.flush();
@@ -91,7 +98,6 @@ export class EventStream implements EventSink {
   }
 
   push(row: EventRow): void {
-    // While joining "from now", the cursor is not known yet: keep everything, the cursor sorts it out.
     if (this.ended || Number(row.seq) <= this.cursor || !this.matches(row)) return;
     this.pending.push(row);
     if (this.pending.length > MAX_PENDING_EVENTS) {
@@ -108,11 +114,13 @@ export class EventStream implements EventSink {
   end(_reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.keepAlive) clearInterval(this.keepAlive);
     this.leave?.();
     this.pending.length = 0;
-    countEventStream(-1);
     this.opts.onEnd();
+    // Before start() answered (the hub closed while it joined), the request's error answer ends it.
+    if (this.keepAlive === null) return;
+    clearInterval(this.keepAlive);
+    countEventStream(-1);
     if (!this.res.writableEnded) this.res.end();
   }
 
