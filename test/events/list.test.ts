@@ -109,7 +109,7 @@ describe('GET /v1/events', () => {
     const all = await eventsAfter(owner, 0);
     expect(all).toHaveLength(6);
     expect(all[0]).toEqual({ id: expect.any(String) as string, seq: all[0]?.seq, type: 'incident.created', occurredAt: a.createdAt, actor: { type: 'user', id: owner.user?.id }, data: { incident: a } });
-    expect((await eventsAfter(owner, 0, `&incidentId=${a.id}`)).map((e) => e.type)).toEqual(['incident.created', ...Array(3).fill('timeline_event.created')]);
+    expect((await eventsAfter(owner, 0, `&incidentId=${a.id}`)).map((e) => e.type)).toEqual(['incident.created', ...Array<string>(3).fill('timeline_event.created')]);
     expect((await eventsAfter(owner, 0, '&types=incident.created,incident.status_changed')).map((e) => e.type)).toEqual(['incident.created', 'incident.created', 'incident.status_changed']);
 
     const first = await owner.get('/v1/events?limit=4').expect(200);

@@ -93,11 +93,11 @@ export class SseClient {
 
   /** Resolves once `predicate` holds (checked on every frame) or the stream ends. */
   async until(predicate: () => boolean): Promise<void> {
-    let done = false;
+    const state = { done: false };
     void this.ended.then(() => {
-      done = true;
+      state.done = true;
     });
-    while (!predicate() && !done) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (!predicate() && !state.done) await new Promise<void>((resolve) => this.waiters.push(resolve));
     this.wake();
   }
 

@@ -89,7 +89,7 @@ describe('GET /v1/events/stream', () => {
     const incident = await openIncident(a.owner);
     for (let i = 0; i < 5; i += 1) await note(a.owner, incident.id, `a${String(i)}`);
     await onB.waitForEvents(6);
-    expect(onB.events.map((e) => e.event)).toEqual(['incident.created', ...Array(5).fill('timeline_event.created')]);
+    expect(onB.events.map((e) => e.event)).toEqual(['incident.created', ...Array<string>(5).fill('timeline_event.created')]);
     // The marker: tenant B's own event arrives after all of A's were committed, and alone.
     const marker = await openIncident(b.owner);
     await otherTenant.waitForEvents(1);

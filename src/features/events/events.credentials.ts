@@ -40,7 +40,7 @@ export function streamCredentialCheck(db: Database, clock: Clock, req: Request, 
     return async () => {
       const stored = await new Promise<SessionData | null | undefined>((resolve, reject) => {
         sessionStore.get(sessionID, (err: unknown, s?: SessionData | null) => {
-          if (err) reject(err instanceof Error ? err : new Error(String(err)));
+          if (err) reject(err instanceof Error ? err : new Error('session store error'));
           else resolve(s);
         });
       });

@@ -31,6 +31,12 @@ class TenantFeed {
     private readonly logger: Logger,
   ) {}
 
+  private takeAgain(): boolean {
+    const again = this.again;
+    this.again = false;
+    return again;
+  }
+
   /** Reads what was committed after `last` and hands it to every sink; one reader at a time. */
   async wake(): Promise<void> {
     if (this.running) {
@@ -39,16 +45,16 @@ class TenantFeed {
     }
     this.running = true;
     try {
-      let full: boolean;
+      let more: boolean;
       do {
-        this.again = false;
         const rows = await withTenantTx(this.db, { tenantId: this.tenantId, userId: null }, (tx) => listEventRows(tx, this.tenantId, {}, this.last, FETCH_BATCH));
         for (const row of rows) {
           this.last = Number(row.seq);
           for (const sink of this.sinks) sink.push(row);
         }
-        full = rows.length === FETCH_BATCH;
-      } while (full || this.again);
+        // A notification during the read set `again` (the read may have missed its row).
+        more = rows.length === FETCH_BATCH || this.takeAgain();
+      } while (more);
     } catch (err) {
       // The next notification or poll retries from the same seq: a failed read costs latency only.
       this.logger.warn({ err: { message: (err as Error).message } }, 'event feed read failed');
@@ -86,6 +92,11 @@ export class EventHub {
     private readonly opts: EventHubOptions,
   ) {}
 
+  /** Read through a method: `closed` changes while join() awaits. */
+  private isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Open streams on this node for one tenant. */
   openStreams(tenantId: string): number {
     return this.feeds.get(tenantId)?.sinks.size ?? 0;
@@ -100,7 +111,7 @@ export class EventHub {
     if (this.closed) throw closing();
     await this.startListening();
     const feed = await this.feedOf(tenantId);
-    if (this.closed) throw closing();
+    if (this.isClosed()) throw closing();
     feed.sinks.add(sink);
     return {
       liveAfter: feed.last,

@@ -124,6 +124,11 @@ export class EventStream implements EventSink {
     if (!this.res.writableEnded) this.res.end();
   }
 
+  /** Read through a method: `ended` changes while the catch-up awaits. */
+  private hasEnded(): boolean {
+    return this.ended;
+  }
+
   private matches(row: EventRow): boolean {
     const { types, incidentId } = this.opts.filter;
     return (types === undefined || types.includes(row.type)) && (incidentId === undefined || row.incident_id === incidentId);
@@ -142,11 +147,11 @@ export class EventStream implements EventSink {
       const rows = await withTenantTx(this.opts.db, { tenantId: this.opts.tenantId, userId: null }, (tx) =>
         listEventRows(tx, this.opts.tenantId, this.opts.filter, this.cursor, CATCH_UP_PAGE),
       );
-      if (this.ended) return;
+      if (this.hasEnded()) return;
       for (const row of rows) this.write(row);
       if (rows.length < CATCH_UP_PAGE) return;
       if (this.blocked) await new Promise<void>((resolve) => this.res.once('drain', resolve).once('close', resolve));
-      if (this.ended) return;
+      if (this.hasEnded()) return;
     }
   }
 
