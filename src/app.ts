@@ -26,6 +26,7 @@ import {
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
+import { EventHub } from './features/events/events.hub.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
 import { telemetryRunning } from './platform/telemetry/lifecycle.js';
@@ -42,6 +43,9 @@ export interface BuiltApp {
   jobs: JobRunner;
   /** Where signed-in sessions are kept (tests count its entries). */
   sessionStore: Store;
+  /** The open event streams of this app; `close()` ends them. */
+  eventHub: EventHub;
+  /** Ends open event streams (clients reconnect elsewhere) and releases in-process resources. */
   close(): void;
 }
 
@@ -49,7 +53,7 @@ export interface BuiltApp {
 export function buildApp(input: AppDeps): BuiltApp {
   const { config, redis, logger } = input;
   const { deps, jobs } = createAppServices(input);
-  const { db, clock, sessionTimeouts } = deps;
+  const { db, clock, sessionTimeouts, eventHub } = deps;
   const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
 
   const app = express();
@@ -108,7 +112,11 @@ export function buildApp(input: AppDeps): BuiltApp {
     deps,
     jobs,
     sessionStore: store,
+    eventHub,
     close() {
+      eventHub.close().catch((err: unknown) => {
+        logger.warn({ err: { message: (err as Error).message } }, 'closing the event hub failed');
+      });
       if (store instanceof MemorySessionStore) store.close();
     },
   };

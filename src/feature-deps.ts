@@ -3,6 +3,7 @@ import { featureJobQueues } from './features/index.js';
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
 import type { Clock } from './platform/clock.js';
+import { EventHub } from './features/events/events.hub.js';
 import { AfterResponse } from './platform/jobs/after-response.js';
 import { JobRunner } from './platform/jobs/runner.js';
 import { MAIL_QUEUE, MailOutbox, MailQueue } from './platform/mail/outbox.js';
@@ -36,6 +37,7 @@ export function createAppServices(input: AppDeps): AppServices {
     anonymousTimeoutMs: 15 * 60_000,
   };
   const scope = input.mailScope ?? '';
+  const eventStreams = { keepAliveMs: 15_000, recheckIntervalMs: 30_000, pollIntervalMs: 15_000, ...input.eventStreams };
   // The runner is made last (the feature queues take the deps); a commit that queues mail before
   // it exists cannot happen, since no request is served until this returns.
   let jobs: JobRunner | null = null;
@@ -56,6 +58,9 @@ export function createAppServices(input: AppDeps): AppServices {
       secure: config.session.secure,
       lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
     }),
+    // Open event streams of this process (none in a worker-only process).
+    eventHub: new EventHub(db, logger, eventStreams),
+    eventStreams,
   };
   const mailQueue = new MailQueue({ db, mailer: input.mailer, logger, scope });
   jobs = new JobRunner({ queues: [mailQueue, ...featureJobQueues(deps)], clock, logger });

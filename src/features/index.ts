@@ -10,6 +10,7 @@ import { registerTenantRoutes } from './tenants/tenants.routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
+import { registerEventRoutes } from './events/events.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -19,6 +20,7 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+  registerEventRoutes(routes, deps);
 }
 
 /** What the route pipeline takes from the features: API keys, the membership lookup, the write quota. */

@@ -7,6 +7,7 @@ import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentCreated, countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { recordEvent } from '../events/events.record.js';
 import {
   findIncident,
   insertIncident,
@@ -77,6 +78,9 @@ export function incidentResult(row: IncidentRow, status: number, extraHeaders: R
  */
 export interface PendingChange {
   row: Promise<IncidentRow>;
+  /** The incident as the change leaves it, known before the UPDATE answers (for the event). */
+  after: IncidentRow;
+  changes: Record<string, FieldChange>;
 }
 
 export async function createIncident(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateIncidentInput): Promise<IncidentRow> {
@@ -93,11 +97,14 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
     createdBy: writerOf(ctx),
     now: ctx.now,
   });
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.created',
-    target: { type: 'incident', id: row.id },
-    metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.created',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'incident.created', incidentId: row.id, data: { incident: presentIncident(row) } }),
+  ]);
   countIncidentCreated(tx);
   return row;
 }
@@ -128,7 +135,9 @@ type FieldChange = { from: unknown; to: unknown };
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
  * Every decision is made before the first write is issued; the writes leave together and are
- * answered together (see PendingChange).
+ * answered together (see PendingChange). The change's event (`incident.updated`, or
+ * `incident.status_changed` when the status moved) leaves with them, unless the caller records
+ * the mutation's one event itself (`event: false`, a status update).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -136,6 +145,7 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
+  opts: { event?: boolean } = {},
 ): Promise<PendingChange> {
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
@@ -167,7 +177,9 @@ export async function changeIncident(
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
   }
-  if (Object.keys(changes).length === 0) return { row: Promise.resolve(row) };
+  if (Object.keys(changes).length === 0) return { row: Promise.resolve(row), after: row, changes };
+  // What the UPDATE will return: the row is locked, so only this change moves it.
+  const after: IncidentRow = { ...row, ...patch, updated_at: ctx.now, version: row.version + 1 };
 
   // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
   // audited version is the locked one plus one.
@@ -186,8 +198,17 @@ export async function changeIncident(
       metadata: { changes, version: row.version + 1 },
     }),
   );
+  if (opts.event !== false) {
+    others.push(
+      recordEvent(tx, ctx, tenantId, {
+        type: changes.status ? 'incident.status_changed' : 'incident.updated',
+        incidentId: row.id,
+        data: { incident: presentIncident(after), changes },
+      }).then(() => undefined),
+    );
+  }
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { row: Promise.all([updating, ...others]).then(([updated]) => updated) };
+  return { row: Promise.all([updating, ...others]).then(([updated]) => updated), after, changes };
 }
 
 /**

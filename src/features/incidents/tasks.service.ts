@@ -4,6 +4,7 @@ import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
 import { pageOf, pageRequest } from '../../platform/http/pagination.js';
+import { recordEvent } from '../events/events.record.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, assertMember, loadIncident } from './incidents.service.js';
@@ -29,6 +30,7 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
       target: { type: 'task', id: row.id },
       metadata: { incidentId, assigneeId },
     }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.created', incidentId, data: { task: presentTask(row) } }),
   ]);
   return row;
 }
@@ -83,6 +85,7 @@ export async function patchTask(
       target: { type: 'task', id: task.id },
       metadata: { incidentId: ids.incidentId, changes, version: updated.version },
     }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.updated', incidentId: ids.incidentId, data: { task: presentTask(updated), changes } }),
   ]);
   return updated;
 }

@@ -15,6 +15,7 @@ import {
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { createStatementNames, DEFAULT_MAX_NAMED_STATEMENTS, type StatementNames } from './statement-names.js';
+import { listenOnDedicatedClient } from './pg-listener.js';
 import { parseTimestamptz } from './timestamps.js';
 import { createPool, databaseHosts } from './hosts.js';
 
@@ -214,6 +215,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   }
 
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
+  const listeners = new Set<() => Promise<void>>();
 
   return {
     kind: 'postgres',
@@ -221,11 +223,21 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     statementNames,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookups ?? [], fn),
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, [], fn),
+    async listen(channel, onNotify, onReconnect) {
+      const stop = await listenOnDedicatedClient(opts.url, channel, onNotify, onReconnect, opts.logger);
+      const unlisten = async (): Promise<void> => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
       stopObservingPool();
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
       await pool.end();
     },
   };

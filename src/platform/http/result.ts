@@ -17,6 +17,11 @@ export interface HttpResult {
   status: number;
   body?: ResponseBody;
   headers?: Record<string, string>;
+  /**
+   * Takes the response over once the transaction has committed, instead of a body (a Server-Sent
+   * Events stream): it writes its own status and headers, or throws an AppError before writing.
+   */
+  stream?: (res: Response) => Promise<void>;
 }
 
 const PENDING = Symbol('pending result');
@@ -50,7 +55,11 @@ export function isPending(result: HttpResult | PendingResult): result is Pending
   return PENDING in result;
 }
 
-export function sendResult(res: Response, result: HttpResult): void {
+export async function sendResult(res: Response, result: HttpResult): Promise<void> {
+  if (result.stream) {
+    await result.stream(res);
+    return;
+  }
   if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
   res.status(result.status);
   if (result.body === undefined || result.status === 204) res.end();

@@ -142,7 +142,7 @@ export class RouteRegistry {
       const input = parseAll(spec, req);
       const key = spec.idempotent && userId ? parseIdempotencyKey(req.get('idempotency-key')) : null;
       if (!userId || key === null) {
-        sendResult(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
+        await sendResult(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
         return;
       }
       const scope: IdempotencyScope = { tenantId: null, principalType: 'user', principalId: userId, key, fingerprint: requestFingerprint(req.method, req.path, req.body) };
@@ -161,7 +161,7 @@ export class RouteRegistry {
         if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
         return answer;
       });
-      sendResult(res, result);
+      await sendResult(res, result);
     }));
   }
 
@@ -183,7 +183,7 @@ export class RouteRegistry {
           key === null
             ? await this.inTenantTx(spec, caller, ctx, req, input, null)
             : await this.idempotently(userId, () => this.claimForTenant(caller, ctx, req, spec, key), (scope) => this.inTenantTx(spec, caller, ctx, req, input, scope));
-        sendResult(res, result);
+        await sendResult(res, result);
       } catch (err) {
         await this.afterFailure(err, ctx, req);
         throw err;

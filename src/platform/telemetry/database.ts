@@ -176,6 +176,7 @@ export function observeDatabase(db: Database): Database {
     kind: db.kind,
     withAppTx: (settings, fn) => db.withAppTx(settings, bound(fn)),
     withSystemTx: (fn) => db.withSystemTx(bound(fn)),
+    listen: (channel, onNotify, onReconnect) => db.listen(channel, onNotify, onReconnect),
     ping: () => db.ping(),
     close: () => db.close(),
   };
