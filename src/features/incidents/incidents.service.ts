@@ -7,6 +7,7 @@ import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { recordEvent } from '../events/events.record.js';
 import {
   findIncident,
   insertIncident,
@@ -77,6 +78,9 @@ export function incidentResult(row: IncidentRow, status: number, extraHeaders: R
 export interface PendingChange {
   version: number;
   row: Promise<IncidentRow>;
+  /** The incident as the change leaves it, known before the UPDATE answers (for the event). */
+  after: IncidentRow;
+  changes: Record<string, FieldChange>;
 }
 
 /** The answer to a change: the ETag now, the body once the row (and the commit) are back. */
@@ -98,11 +102,14 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
     createdBy: writerOf(ctx),
     now: ctx.now,
   });
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.created',
-    target: { type: 'incident', id: row.id },
-    metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.created',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'incident.created', incidentId: row.id, data: { incident: presentIncident(row) } }),
+  ]);
   return row;
 }
 
@@ -132,7 +139,9 @@ type FieldChange = { from: unknown; to: unknown };
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
  * Every decision is made before the first write is sent; the writes leave together and are not
- * awaited here (see PendingChange).
+ * awaited here (see PendingChange). The change's event (`incident.updated`, or
+ * `incident.status_changed` when the status moved) leaves with them, unless the caller records
+ * the mutation's one event itself (`event: false`, a status update).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -140,6 +149,7 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
+  opts: { event?: boolean } = {},
 ): Promise<PendingChange> {
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
@@ -171,7 +181,9 @@ export async function changeIncident(
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
   }
-  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
+  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row), after: row, changes };
+  // What the UPDATE will return: the row is locked, so only this change moves it.
+  const after: IncidentRow = { ...row, ...patch, updated_at: ctx.now, version: row.version + 1 };
 
   // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
   // new version is the locked one plus one.
@@ -182,13 +194,22 @@ export async function changeIncident(
   if (input.severity !== undefined && changes.severity) {
     appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`);
   }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.updated',
-    target: { type: 'incident', id: row.id },
-    metadata: { changes, version: row.version + 1 },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.updated',
+      target: { type: 'incident', id: row.id },
+      metadata: { changes, version: row.version + 1 },
+    }),
+    opts.event === false
+      ? null
+      : recordEvent(tx, ctx, tenantId, {
+          type: changes.status ? 'incident.status_changed' : 'incident.updated',
+          incidentId: row.id,
+          data: { incident: presentIncident(after), changes },
+        }),
+  ]);
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { version: row.version + 1, row: updating };
+  return { version: row.version + 1, row: updating, after, changes };
 }
 
 /**

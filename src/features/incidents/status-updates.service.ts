@@ -2,7 +2,8 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
-import { presentStatusUpdate } from './incidents.presenters.js';
+import { recordEvent } from '../events/events.record.js';
+import { presentIncident, presentStatusUpdate } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
 import { insertStatusUpdate, listStatusUpdateRows } from './status-updates.queries.js';
@@ -22,14 +23,23 @@ export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tena
 export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, input: CreateStatusUpdateInput) {
   const status = input.status ?? null;
   const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: status !== null });
-  if (status !== null) await changeIncident(tx, ctx, tenantId, incident, { status });
+  // The status update is the mutation's one event, so the incident change records none of its own.
+  const change = status === null ? null : await changeIncident(tx, ctx, tenantId, incident, { status }, { event: false });
   const actor = writerOf(ctx);
   const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
   appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'status_update.created',
-    target: { type: 'status_update', id: row.id },
-    metadata: { incidentId, visibility: row.visibility, status: row.status },
-  });
-  return presentStatusUpdate(row);
+  const statusUpdate = presentStatusUpdate(row);
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'status_update.created',
+      target: { type: 'status_update', id: row.id },
+      metadata: { incidentId, visibility: row.visibility, status: row.status },
+    }),
+    recordEvent(tx, ctx, tenantId, {
+      type: 'status_update.created',
+      incidentId,
+      data: change === null ? { statusUpdate, incident: presentIncident(incident) } : { statusUpdate, incident: presentIncident(change.after), changes: change.changes },
+    }),
+  ]);
+  return statusUpdate;
 }

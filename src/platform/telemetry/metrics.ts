@@ -1,4 +1,4 @@
-import type { Counter, Histogram } from '@opentelemetry/api';
+import type { Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
 import type { Queryable } from '../db/database.js';
 import { afterCommit } from './database.js';
 import { perMeterProvider } from './instruments.js';
@@ -16,6 +16,8 @@ export const METRIC = {
   incidentsResolved: 'incident_tracker.incidents.resolved',
   incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
   auditEvents: 'incident_tracker.audit.events',
+  eventsWritten: 'incident_tracker.events.written',
+  eventStreamsOpen: 'incident_tracker.event_streams.open',
 } as const;
 
 export type ApiKeyOutcome = 'succeeded' | 'malformed' | 'invalid' | 'revoked' | 'expired';
@@ -29,6 +31,8 @@ interface Instruments {
   incidentsResolved: Counter;
   incidentTimeToResolve: Histogram;
   auditEvents: Counter;
+  eventsWritten: Counter;
+  eventStreamsOpen: UpDownCounter;
 }
 
 // Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
@@ -53,6 +57,8 @@ const instruments = perMeterProvider(
       advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
     }),
     auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
+    eventsWritten: meter.createCounter(METRIC.eventsWritten, { description: 'Events committed to the event record, by type.', unit: '{event}' }),
+    eventStreamsOpen: meter.createUpDownCounter(METRIC.eventStreamsOpen, { description: 'Open GET /v1/events/stream connections on this node.', unit: '{stream}' }),
   }),
 );
 
@@ -102,4 +108,16 @@ export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt
     m.incidentsResolved.add(1);
     m.incidentTimeToResolve.record(Math.max(0, (resolvedAt.getTime() - startedAt.getTime()) / 1000));
   });
+}
+
+/** Counts an event once its transaction commits (a rolled-back change has no event). */
+export function countEventWritten(tx: Queryable, type: string): void {
+  afterCommit(tx, () => {
+    instruments().eventsWritten.add(1, { type });
+  });
+}
+
+/** One event stream opened (+1) or closed (-1) on this node. */
+export function countEventStream(delta: 1 | -1): void {
+  instruments().eventStreamsOpen.add(delta);
 }
