@@ -139,3 +139,8 @@ CREATE POLICY webhook_delivery_attempts_tenant_isolation ON webhook_delivery_att
 CREATE POLICY webhook_delivery_attempts_worker ON webhook_delivery_attempts
   USING ((SELECT app_current_worker()) = 'webhooks')
   WITH CHECK ((SELECT app_current_worker()) = 'webhooks');
+
+-- The worker turns every tenant's new events into deliveries: it reads events across tenants,
+-- and only in its own context.
+CREATE POLICY events_webhook_worker_read ON events FOR SELECT
+  USING ((SELECT app_current_worker()) = 'webhooks');

@@ -6,6 +6,7 @@ import { registerTenantRoutes } from './tenants/tenants.routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
+import { registerWebhookRoutes } from './webhooks/webhooks.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -15,4 +16,5 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+  registerWebhookRoutes(routes, deps);
 }

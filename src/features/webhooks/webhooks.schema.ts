@@ -1,20 +1,9 @@
 import { z } from 'zod';
 import { limitSchema, listQuery } from '../../platform/http/pagination.js';
+import { EVENT_TYPES } from '../events/events.record.js';
 
-/** The event types an endpoint can subscribe to (API.md, Events); `webhook.test` goes to one endpoint on request only. */
-export const SUBSCRIBABLE_EVENT_TYPES = [
-  'incident.created',
-  'incident.updated',
-  'incident.status_changed',
-  'incident.acknowledged',
-  'timeline_event.created',
-  'task.created',
-  'task.updated',
-  'status_update.created',
-  'alert.triggered',
-  'alert.acknowledged',
-  'alert.resolved',
-] as const;
+/** What an endpoint can subscribe to: every recorded type (`webhook.test` goes to one endpoint, on request only). */
+export const SUBSCRIBABLE_EVENT_TYPES = EVENT_TYPES;
 
 export const tenantPathParams = z.object({ tenantId: z.uuid() });
 export const endpointParams = z.object({ tenantId: z.uuid(), endpointId: z.uuid() });
