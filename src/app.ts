@@ -15,8 +15,9 @@ import {
 import { RouteRegistry, type RouteInventoryEntry } from './platform/http/route.js';
 import type { Clock } from './platform/clock.js';
 import type { AppDeps, FeatureDeps } from './deps.js';
+import { createAppServices } from './feature-deps.js';
+import type { JobRunner } from './platform/jobs/runner.js';
 import {
-  AnonymousCsrf,
   enforceSessionLifetime,
   MemorySessionStore,
   RedisSessionStore,
@@ -25,10 +26,7 @@ import {
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
-import { createAuthRateLimits } from './features/auth/auth.limits.js';
-import { PasswordHasher } from './features/auth/auth.passwords.js';
 import { membershipLookup } from './features/tenants/members.queries.js';
-import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
 import { telemetryRunning } from './platform/telemetry/lifecycle.js';
@@ -38,42 +36,22 @@ export interface BuiltApp {
   app: Express;
   inventory: RouteInventoryEntry[];
   deps: FeatureDeps;
+  /**
+   * The background work of the features (mail delivery): main.ts starts it unless WORKERS=off;
+   * tests run it to completion with `drain()`.
+   */
+  jobs: JobRunner;
   /** Where signed-in sessions are kept (tests count its entries). */
   sessionStore: Store;
   close(): void;
 }
 
-const systemClock: Clock = { now: () => new Date() };
-
 /** Builds the Express app. Never listens; tests and main.ts both call this. */
 export function buildApp(input: AppDeps): BuiltApp {
   const { config, redis, logger } = input;
-  // Transactions with afterCommit (metrics count only committed changes) and, on PGlite, SQL spans.
-  const db = observeDatabase(input.db);
-  const clock = input.clock ?? systemClock;
-  const sessionTimeouts: SessionTimeouts = {
-    idleTimeoutMs: config.session.idleTimeoutMs,
-    absoluteTimeoutMs: config.session.absoluteTimeoutMs,
-    anonymousTimeoutMs: 15 * 60_000,
-  };
+  const { deps, jobs } = createAppServices(input);
+  const { db, clock, sessionTimeouts } = deps;
   const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
-  const deps: FeatureDeps = {
-    config,
-    db,
-    redis,
-    logger,
-    mailer: input.mailer,
-    clock,
-    limits: createAuthRateLimits(config, redis, clock),
-    hasher: new PasswordHasher(config.argon2MaxConcurrency),
-    sessionTimeouts,
-    anonymousCsrf: new AnonymousCsrf({
-      secret: config.session.secret,
-      cookieName: config.session.cookieName,
-      secure: config.session.secure,
-      lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
-    }),
-  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -129,6 +107,7 @@ export function buildApp(input: AppDeps): BuiltApp {
     app,
     inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
     deps,
+    jobs,
     sessionStore: store,
     close() {
       if (store instanceof MemorySessionStore) store.close();

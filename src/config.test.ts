@@ -92,6 +92,14 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toEqual([expect.stringMatching(/^DATABASE_PREPARED_STATEMENTS:/)]);
   });
 
+  it('runs the workers in-process unless WORKERS=off, which needs PostgreSQL (the embedded database has one process)', () => {
+    const base = { DATABASE_URL: 'postgres://u@db/app' };
+    expect(loadConfig(base, () => undefined).workers).toBe(true);
+    expect(loadConfig({ ...base, WORKERS: 'off' }, () => undefined).workers).toBe(false);
+    expect(problemsOf({ WORKERS: 'off' })).toEqual([expect.stringMatching(/^WORKERS: off needs DATABASE_URL/)]);
+    expect(problemsOf({ ...base, WORKERS: 'no' })).toEqual([expect.stringMatching(/^WORKERS:/)]);
+  });
+
   it('exports OTLP as protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL=http/json, and refuses other protocols', () => {
     expect(loadConfig({}, () => undefined).telemetry.otlpProtocol).toBe('http/protobuf');
     expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, () => undefined).telemetry.otlpProtocol).toBe('http/json');

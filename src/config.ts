@@ -42,6 +42,8 @@ const envSchema = z.object({
   // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
   ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
+  // Background workers (mail delivery) in this process: on by default; off for an API-only node.
+  WORKERS: z.enum(['on', 'off']).default('on'),
   API_DOCS: bool.optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   // The OTLP specification's default is protobuf; JSON is there for collectors that need it.
@@ -111,6 +113,8 @@ export interface Config {
   trustProxy: TrustProxy;
   argon2MaxConcurrency: number;
   shutdownTimeoutMs: number;
+  /** Whether `main.ts` runs the background workers in-process (WORKERS); `worker.ts` always does. */
+  workers: boolean;
   apiDocs: boolean;
   telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
   /** Browser origins allowed to call the API with credentials; empty = no CORS headers at all. */
@@ -194,6 +198,10 @@ export function loadConfig(
   if (isProduction && dataKeys === null) {
     problems.push('DATA_ENCRYPTION_KEY: required when NODE_ENV=production: it encrypts webhook signing secrets (e.g. `openssl rand -base64 32`)');
   }
+  if (e.WORKERS === 'off' && !e.DATABASE_URL) {
+    // The embedded database belongs to one process: no worker elsewhere could deliver its mail.
+    problems.push('WORKERS: off needs DATABASE_URL (PostgreSQL); with the embedded database this process must run its workers');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (isProduction && trustProxy === false) {
@@ -251,6 +259,7 @@ export function loadConfig(
     trustProxy: trustProxy ?? false,
     argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    workers: e.WORKERS === 'on',
     apiDocs: e.API_DOCS ?? !isProduction,
     telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
     corsOrigins,

@@ -7,7 +7,9 @@ import type { PasswordHasher } from './features/auth/auth.passwords.js';
 import type { Clock } from './platform/clock.js';
 import type { Database } from './platform/db/database.js';
 import type { TraceIdSource } from './platform/http/middleware.js';
+import type { AfterResponse } from './platform/jobs/after-response.js';
 import type { Mailer } from './platform/mail/mailer.js';
+import type { MailOutbox } from './platform/mail/outbox.js';
 import type { AnonymousCsrf, SessionTimeouts } from './platform/session/session.js';
 
 // A leaf module: features import these types without importing app.ts, which imports the features.
@@ -18,7 +20,18 @@ export interface AppDeps {
   /** Null in the embedded default: sessions and counters stay in process memory. */
   redis: Redis | null;
   logger: Logger;
+  /** The transport the mail queue's worker delivers with (features queue mail in MailOutbox). */
   mailer: Mailer;
+  /**
+   * Which outbox rows this app's mail queue claims (migrations/0009): '' in a deployment; the
+   * integration suite gives each app its own, since its apps share a database but not a mail server.
+   */
+  mailScope?: string;
+  /**
+   * Whether this process's job runner delivers webhooks (default true). The integration suite's
+   * apps share one database and turn it off: each webhook test drives its own worker and clock.
+   */
+  webhookDelivery?: boolean;
   clock?: Clock;
   /** Defaults to the active OpenTelemetry trace id (a random id when tracing is off). */
   traceId?: TraceIdSource;
@@ -34,7 +47,14 @@ export interface FeatureDeps {
   db: Database;
   redis: Redis | null;
   logger: Logger;
-  mailer: Mailer;
+  /** Queues mail in the caller's transaction; a worker delivers it after the commit. */
+  mail: MailOutbox;
+  /** Work a request starts after its answer (forgot-password's lookup), tracked for shutdown and tests. */
+  afterResponse: AfterResponse;
+  /** Runs a job queue of this process soon (after a commit that queued work for it); a no-op without workers. */
+  wakeJobs(queue: string): void;
+  /** Whether the job runner includes webhook delivery (AppDeps.webhookDelivery). */
+  webhookDelivery: boolean;
   clock: Clock;
   limits: AuthRateLimits;
   hasher: PasswordHasher;

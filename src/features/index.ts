@@ -1,12 +1,13 @@
 import type { FeatureDeps } from '../deps.js';
 import type { RouteRegistry } from '../platform/http/route.js';
+import type { JobQueue } from '../platform/jobs/runner.js';
 import { registerAuthRoutes } from './auth/auth.routes.js';
 import { registerIncidentRoutes } from './incidents/incidents.routes.js';
 import { registerTenantRoutes } from './tenants/tenants.routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
-import { registerWebhookRoutes } from './webhooks/webhooks.routes.js';
+import { registerWebhookRoutes, webhookDeliveryQueue } from './webhooks/webhooks.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -17,4 +18,13 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
   registerWebhookRoutes(routes, deps);
+}
+
+/**
+ * Every feature's background work, run by the JobRunner of each process with workers (besides
+ * the platform's mail queue). A feature that writes rows for a worker to deliver adds its
+ * JobQueue here.
+ */
+export function featureJobQueues(deps: FeatureDeps): JobQueue[] {
+  return deps.webhookDelivery ? [webhookDeliveryQueue(deps)] : [];
 }

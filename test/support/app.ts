@@ -40,7 +40,14 @@ export interface TestApp {
   app: BuiltApp['app'];
   db: Database;
   config: Config;
+  /** The mail transport the worker delivers with (tests spy on its `send`). */
   mailer: Mailer;
+  /**
+   * Waits for the work requests started after answering, then runs the background queues until
+   * nothing is due: every mail a request queued has been delivered (or has failed and waits for
+   * its retry) when it resolves. The workers also run by themselves, as in `pnpm start`.
+   */
+  drain(): Promise<void>;
   request: () => supertest.Agent;
   close(): Promise<void>;
 }
@@ -94,9 +101,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger, { keyPrefix: `${TEST_REDIS_KEY_PREFIX}${randomUUID()}:` }) : null;
   // The client has no offline queue, so a test's first request must not race the connection.
   if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-  const mailer: Mailer = config.mail.smtpUrl
-    ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger, { maxAttempts: 50, baseDelayMs: 100, maxDelayMs: 500 })
-    : new LogMailer(logger);
+  const mailer: Mailer = config.mail.smtpUrl ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger) : new LogMailer(logger);
   validator ??= new ResponseValidator();
   const v = validator;
   const built = buildApp({
@@ -105,21 +110,31 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     redis,
     logger,
     mailer,
+    // Apps share the database but not the mail server: each delivers only the mail it queued.
+    mailScope: `test-${randomUUID()}`,
+    webhookDelivery: false,
     ...(opts.clock ? { clock: opts.clock } : {}),
     responseObserver: (req: Request, status: number, body: unknown) => {
       const problem = v.check(req.method, req.originalUrl.split('?')[0] ?? '', status, body);
       if (problem) recordContractProblem(problem);
     },
   });
+  built.jobs.start();
   return {
     built,
     app: built.app,
     db,
     config,
     mailer,
+    async drain() {
+      await built.deps.afterResponse.settled();
+      await built.jobs.drain();
+    },
     request: () => supertest.agent(built.app),
     async close() {
       built.close();
+      await built.deps.afterResponse.settled();
+      await built.jobs.stop();
       await mailer.close();
       redis?.disconnect();
       await ownDb?.close();

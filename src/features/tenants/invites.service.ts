@@ -77,16 +77,18 @@ export async function createInvite(
   // The tenant name is user input; no control character may reach the mail's subject header.
   const name = ((await tenantName(tx, tenantId)) ?? 'a tenant').replace(/\p{Cc}+/gu, ' ');
   const link = `${deps.config.appBaseUrl}/accept-invite?token=${encodeURIComponent(token)}`;
-  // Queued, never awaited on the network. Should the transaction still roll back after this,
-  // the link simply points at no invite and is answered 404.
-  deps.mailer.send({
+  // A row in this transaction: a rolled-back invite sends nothing; the worker delivers it after
+  // the commit.
+  await deps.mail.enqueue(tx, {
+    purpose: 'invite',
+    deliverBefore: invite.expires_at,
     to: invite.email,
     subject: `You are invited to join ${name}`,
     text:
       `You have been invited to join ${name} as ${invite.role}.\n\n` +
       `Accept the invite (sign in with ${invite.email}):\n${link}\n\n` +
       `The link works once and expires on ${invite.expires_at.toISOString()}.`,
-  });
+  }, ctx.now);
   return presentInvite(invite);
 }
 

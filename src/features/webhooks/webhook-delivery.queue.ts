@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Database } from '../../platform/db/database.js';
 import { withTenantTx } from '../../platform/db/tx.js';
+import type { JobQueue } from '../../platform/jobs/runner.js';
 import { OutboundError, type PinnedHttpClient } from '../../platform/http-out/pinned-client.js';
 import { presentEvent } from '../events/events.presenters.js';
 import { verdictOf, type AttemptVerdict } from './webhook.retry.js';
@@ -38,8 +39,10 @@ export interface WebhookQueueDeps {
  * worker that dies mid-attempt leaves a lease that runs out, and the delivery is attempted again
  * with the same webhook-id. `now` is the runner's clock, used for every decision.
  */
-export class WebhookDeliveryQueue {
-  readonly name = 'webhooks';
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export class WebhookDeliveryQueue implements JobQueue {
+  readonly name = WEBHOOK_QUEUE;
 
   constructor(private readonly deps: WebhookQueueDeps) {}
 

@@ -1,4 +1,8 @@
 import type { FeatureDeps } from '../../deps.js';
+import type { Queryable } from '../../platform/db/database.js';
+import { PinnedHttpClient } from '../../platform/http-out/pinned-client.js';
+import { afterCommit } from '../../platform/telemetry/database.js';
+import { WEBHOOK_QUEUE, WebhookDeliveryQueue } from './webhook-delivery.queue.js';
 import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { HttpResult, RouteRegistry } from '../../platform/http/route.js';
 import { getDelivery, listDeliveries, redeliver, replay, sendTestEvent } from './webhook-deliveries.service.js';
@@ -33,8 +37,24 @@ function endpointResult(row: EndpointRow, status: number): HttpResult {
   return { status, body: presentEndpoint(row), headers: { ETag: etagOf(row.version) } };
 }
 
+/** The delivery queue this process's job runner runs (features/index.ts). */
+export function webhookDeliveryQueue(deps: FeatureDeps): WebhookDeliveryQueue {
+  return new WebhookDeliveryQueue({
+    db: deps.db,
+    logger: deps.logger,
+    secrets: WebhookSecrets.fromConfig(deps.config),
+    client: new PinnedHttpClient({ allowPrivateNetworks: deps.config.webhooks.allowPrivateNetworks }),
+  });
+}
+
 export function registerWebhookRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
   const service: WebhookServiceDeps = { config: deps.config, secrets: WebhookSecrets.fromConfig(deps.config) };
+  // Work a request queues is started once it commits, not at the next poll.
+  const wakeAfterCommit = (tx: Queryable) => {
+    afterCommit(tx, () => {
+      deps.wakeJobs(WEBHOOK_QUEUE);
+    });
+  };
   const base = '/tenants/:tenantId/webhook-endpoints';
   const one = `${base}/:endpointId`;
 
@@ -122,6 +142,7 @@ export function registerWebhookRoutes(routes: RouteRegistry, deps: FeatureDeps):
     params: endpointParams,
     async handler({ ctx, tx, tenantId, params }) {
       const body = await sendTestEvent(tx, ctx, tenantId, params.endpointId);
+      wakeAfterCommit(tx);
       return { status: 202, body };
     },
   });
@@ -135,6 +156,7 @@ export function registerWebhookRoutes(routes: RouteRegistry, deps: FeatureDeps):
     body: replayBody,
     async handler({ ctx, tx, tenantId, params, body }) {
       const result = await replay(tx, ctx, tenantId, params.endpointId, body.afterSeq);
+      wakeAfterCommit(tx);
       return { status: 202, body: result };
     },
   });
@@ -170,6 +192,7 @@ export function registerWebhookRoutes(routes: RouteRegistry, deps: FeatureDeps):
     params: deliveryParams,
     async handler({ ctx, tx, tenantId, params }) {
       await redeliver(tx, ctx, tenantId, params.endpointId, params.deliveryId);
+      wakeAfterCommit(tx);
       return { status: 202, body: {} };
     },
   });
