@@ -4,7 +4,7 @@ import { FakeClock, type TestApp } from '../support/app.js';
 import { countRows, PASSWORD, uniqueEmail } from '../support/factories.js';
 import { resetTokenFrom, SmtpSink } from '../support/smtp-sink.js';
 import { logCapture } from '../support/state.js';
-import { anonymousClient, auditCount, bodyWithoutTrace, createAuthTestApp, interleavedTimings, logInClient, meOf, median, newUser, tryLogin, waitForLog } from './support.js';
+import { anonymousClient, auditCount, bodyWithoutTrace, createAuthTestApp, interleavedTimings, logInClient, meOf, median, newUser, tryLogin } from './support.js';
 
 const clock = new FakeClock();
 const sink = new SmtpSink();
