@@ -136,6 +136,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ LOGIN_IP_LIMIT_PER_15_MIN: '5' })[0]).toMatch(/^LOGIN_IP_LIMIT_PER_15_MIN/);
   });
 
+  it('leases a webhook delivery for 60 s unless WEBHOOK_LEASE_SECONDS says otherwise, never for less than 15 s (the 10 s request cap must fit)', () => {
+    expect(loadConfig(PRODUCTION).webhooks.leaseMs).toBe(60_000);
+    expect(loadConfig({ ...PRODUCTION, WEBHOOK_LEASE_SECONDS: '15' }).webhooks.leaseMs).toBe(15_000);
+    expect(problemsOf({ WEBHOOK_LEASE_SECONDS: '10' })[0]).toMatch(/^WEBHOOK_LEASE_SECONDS/);
+  });
+
   it('trusts one proxy hop in production and none elsewhere unless TRUST_PROXY says otherwise (a hop count, false, or addresses/CIDRs)', () => {
     expect(loadConfig(PRODUCTION).trustProxy).toBe(1);
     expect(loadConfig({ ...PRODUCTION, TRUST_PROXY: 'false' }, () => undefined).trustProxy).toBe(false);

@@ -54,6 +54,8 @@ const envSchema = z.object({
   DATA_ENCRYPTION_KEY: z.string().min(1).optional(),
   // Lets webhooks reach loopback and private addresses (local development and tests only).
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  // How long a worker owns a claimed delivery; more than the 10 s request limit plus recording it.
+  WEBHOOK_LEASE_SECONDS: positiveInt.min(15).max(3600).default(60),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -121,7 +123,8 @@ export interface Config {
   corsOrigins: string[];
   /** Where the keys that encrypt secrets at rest come from (docs/security.md 51). */
   dataEncryption: DataKeySource;
-  webhooks: { allowPrivateNetworks: boolean; httpsOnly: boolean };
+  /** leaseMs: how long a claimed delivery is its worker's before another may attempt it. */
+  webhooks: { allowPrivateNetworks: boolean; httpsOnly: boolean; leaseMs: number };
 }
 
 export type TrustProxy = number | string[] | false;
@@ -265,7 +268,7 @@ export function loadConfig(
     corsOrigins,
     dataEncryption: dataKeySource(typeof dataKeys === 'string' ? null : dataKeys, database, secret),
     // https only in production; plain http is there for local receivers (docs/security.md 50).
-    webhooks: { allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS, httpsOnly: isProduction },
+    webhooks: { allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS, httpsOnly: isProduction, leaseMs: e.WEBHOOK_LEASE_SECONDS * 1000 },
   };
 }
 

@@ -83,6 +83,7 @@ export function deliveryWorker(t: TestApp, opts: { allowPrivateNetworks?: boolea
     logger: createLogger('silent'),
     secrets: WebhookSecrets.fromConfig(t.config),
     client,
+    leaseMs: t.config.webhooks.leaseMs,
     random: opts.random ?? (() => 0.5),
   });
   return {

@@ -12,8 +12,6 @@ import type { WebhookSecrets } from './webhook.secrets.js';
 import { claimDeliveries, fanOut, recordAttempt, withWorkerTx, type ClaimedDelivery } from './webhook-worker.queries.js';
 import { inAttemptSpan, recordAttemptOutcome, type AttemptOutcome } from './webhooks.metrics.js';
 
-/** A claimed delivery belongs to its worker this long; the request itself is capped at 10 s. */
-export const LEASE_MS = 60_000;
 /** An endpoint whose deliveries have all failed this long is disabled. */
 export const FAILING_DISABLE_MS = 5 * 86_400_000;
 const EXCERPT_CHARS = 1024;
@@ -28,6 +26,8 @@ export interface WebhookQueueDeps {
   logger: Logger;
   secrets: WebhookSecrets;
   client: PinnedHttpClient;
+  /** How long a claimed delivery belongs to this worker (WEBHOOK_LEASE_SECONDS); more than the 10 s request cap. */
+  leaseMs: number;
   /** [0, 1): spreads retry jitter (tests pin it). */
   random?: () => number;
 }
@@ -49,7 +49,7 @@ export class WebhookDeliveryQueue implements JobQueue {
   async runOnce(now: Date, limit: number): Promise<number> {
     const created = await withWorkerTx(this.deps.db, (tx) => fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS));
     const leaseToken = randomUUID();
-    const claimed = await withWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, new Date(now.getTime() + LEASE_MS), leaseToken));
+    const claimed = await withWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, new Date(now.getTime() + this.deps.leaseMs), leaseToken));
     await Promise.all(claimed.map((d) => this.attempt(d, now, leaseToken)));
     return created + claimed.length;
   }

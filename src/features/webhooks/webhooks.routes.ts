@@ -44,6 +44,7 @@ export function webhookDeliveryQueue(deps: FeatureDeps): WebhookDeliveryQueue {
     logger: deps.logger,
     secrets: WebhookSecrets.fromConfig(deps.config),
     client: new PinnedHttpClient({ allowPrivateNetworks: deps.config.webhooks.allowPrivateNetworks }),
+    leaseMs: deps.config.webhooks.leaseMs,
   });
 }
 
