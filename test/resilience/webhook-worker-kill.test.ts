@@ -7,7 +7,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:https';
+import type { ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,7 +82,10 @@ let workerOpts: ServerOptions;
 
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'webhook-tls-'));
-  cleanup.add('tls files', () => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  cleanup.add('tls files', () => {
+    rmSync(dir, { recursive: true, force: true });
+    return Promise.resolve();
+  });
   await receiver.start(dir);
   cleanup.add('webhook receiver', () => receiver.close());
   // An API-only node: it writes events and endpoints and never delivers.
