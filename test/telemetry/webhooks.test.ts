@@ -25,6 +25,8 @@ afterAll(async () => {
 beforeEach(async () => {
   receiver = await new Receiver().start('/hooks/secret-path?token=receiver-token');
   ({ owner, tenantId } = await ownerWithTenant(t));
+  // Only this test's tenant: counters and spans must hold this test's attempts alone.
+  worker.tenantId = tenantId;
   return () => receiver.close();
 });
 

@@ -20,6 +20,7 @@ afterAll(async () => {
 beforeEach(async () => {
   receiver = await new Receiver().start();
   ({ owner, tenantId } = await ownerWithTenant(t));
+  worker.tenantId = tenantId;
   return () => receiver.close();
 });
 
@@ -235,6 +236,7 @@ describe('SSRF guard at delivery time (WEBHOOK_ALLOW_PRIVATE_NETWORKS off in the
     'http://169.254.169.254/latest/meta-data',
   ])('when the endpoint is %s, then no request is made and the attempt log says why', async (template) => {
     const guarded = deliveryWorker(t, { allowPrivateNetworks: false });
+    guarded.tenantId = tenantId;
     try {
       const ep = await createEndpoint(owner, tenantId, { url: template.replace('PORT', new URL(receiver.url).port) });
       await createIncident(owner);

@@ -75,21 +75,26 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-/** A delivery worker for the test app's database; runs are driven by the test, with its clock. */
+/**
+ * A delivery worker for the test app's database; runs are driven by the test, with its clock. Set
+ * `tenantId` to the test's tenant: on PostgreSQL concurrent files share one database, and a worker
+ * serving every tenant would attempt (and count, and trace) other files' deliveries.
+ */
 export function deliveryWorker(t: TestApp, opts: { allowPrivateNetworks?: boolean; random?: () => number } = {}) {
   const client = new PinnedHttpClient({ allowPrivateNetworks: opts.allowPrivateNetworks ?? true });
-  const queue = new WebhookDeliveryQueue({
+  const deps = {
     db: t.db,
     logger: createLogger('silent'),
     secrets: WebhookSecrets.fromConfig(t.config),
     client,
     leaseMs: t.config.webhooks.leaseMs,
     random: opts.random ?? (() => 0.5),
-  });
+  };
   return {
-    queue,
+    tenantId: null as string | null,
     /** Runs the queue at `now` until it finds nothing more to do. */
     async drain(now: Date = new Date()): Promise<void> {
+      const queue = new WebhookDeliveryQueue(this.tenantId === null ? deps : { ...deps, tenantId: this.tenantId });
       for (let i = 0; i < 50 && (await queue.runOnce(now, 50)) > 0; i++);
     },
     close: () => client.close(),

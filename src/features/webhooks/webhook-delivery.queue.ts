@@ -28,6 +28,11 @@ export interface WebhookQueueDeps {
   client: PinnedHttpClient;
   /** How long a claimed delivery belongs to this worker (WEBHOOK_LEASE_SECONDS); more than the 10 s request cap. */
   leaseMs: number;
+  /**
+   * Confines this worker to one tenant's endpoints and deliveries; unset (production) it serves
+   * every tenant. Test harnesses that share one database between concurrent files use it.
+   */
+  tenantId?: string;
   /** [0, 1): spreads retry jitter (tests pin it). */
   random?: () => number;
 }
@@ -47,9 +52,11 @@ export class WebhookDeliveryQueue implements JobQueue {
   constructor(private readonly deps: WebhookQueueDeps) {}
 
   async runOnce(now: Date, limit: number): Promise<number> {
-    const created = await withWorkerTx(this.deps.db, (tx) => fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS));
+    const tenantId = this.deps.tenantId ?? null;
+    const created = await withWorkerTx(this.deps.db, (tx) => fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS, tenantId));
     const leaseToken = randomUUID();
-    const claimed = await withWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, new Date(now.getTime() + this.deps.leaseMs), leaseToken));
+    const lease = { until: new Date(now.getTime() + this.deps.leaseMs), token: leaseToken };
+    const claimed = await withWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, lease, tenantId));
     await Promise.all(claimed.map((d) => this.attempt(d, now, leaseToken)));
     return created + claimed.length;
   }

@@ -19,12 +19,14 @@ export function withWorkerTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>)
  * (those whose type it subscribes to) and moves the cursor past every event it looked at, in one
  * statement. FOR UPDATE reads the newest committed cursor, so two workers never deliver one event
  * twice; seq increases in commit order, so the cursor never passes an event not yet visible.
+ * With `tenantId`, only that tenant's endpoints (a worker confined to one tenant).
  */
-export async function fanOut(tx: Queryable, now: Date, endpoints: number, events: number): Promise<number> {
+export async function fanOut(tx: Queryable, now: Date, endpoints: number, events: number, tenantId: string | null = null): Promise<number> {
   const { rows } = await tx.query<{ created: number }>(
     `WITH candidates AS (
        SELECT e.tenant_id, e.id FROM webhook_endpoints e
-        WHERE e.enabled AND EXISTS (SELECT 1 FROM events ev WHERE ev.tenant_id = e.tenant_id AND ev.seq > e.cursor_seq)
+        WHERE e.enabled AND ($4::uuid IS NULL OR e.tenant_id = $4)
+          AND EXISTS (SELECT 1 FROM events ev WHERE ev.tenant_id = e.tenant_id AND ev.seq > e.cursor_seq)
         LIMIT $2),
      locked AS (
        SELECT e.tenant_id, e.id, e.cursor_seq, e.event_types FROM webhook_endpoints e
@@ -46,7 +48,7 @@ export async function fanOut(tx: Queryable, now: Date, endpoints: number, events
         WHERE e.tenant_id = m.tenant_id AND e.id = m.endpoint_id
        RETURNING 1)
      SELECT (SELECT count(*) FROM created)::int AS created, (SELECT count(*) FROM moved)::int AS moved`,
-    [now, endpoints, events],
+    [now, endpoints, events, tenantId],
   );
   return rows[0]?.created ?? 0;
 }
@@ -72,15 +74,22 @@ export interface ClaimedDelivery {
  * Claims up to `limit` due deliveries (SKIP LOCKED: each goes to one worker) with a lease until
  * `leaseUntil` and a fencing token. A delivery whose previous lease ran out (its worker died
  * mid-attempt) is claimed again; the lost attempt is written to the log as such. Returns each
- * delivery with what the attempt needs: the URL, the secrets still signing, the event.
+ * delivery with what the attempt needs: the URL, the secrets still signing, the event. With
+ * `tenantId`, only that tenant's (as fan-out's).
  */
-export async function claimDeliveries(tx: Queryable, now: Date, limit: number, leaseUntil: Date, leaseToken: string): Promise<ClaimedDelivery[]> {
+export async function claimDeliveries(
+  tx: Queryable,
+  now: Date,
+  limit: number,
+  lease: { until: Date; token: string },
+  tenantId: string | null = null,
+): Promise<ClaimedDelivery[]> {
   const { rows } = await tx.query<ClaimedDelivery & Record<string, unknown>>(
     `WITH due AS (
        SELECT d.tenant_id, d.id, d.attempts, d.last_attempt_at, d.lease_until FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
-          AND (e.enabled OR d.event_type = 'webhook.test')
+          AND (e.enabled OR d.event_type = 'webhook.test') AND ($5::uuid IS NULL OR d.tenant_id = $5)
         ORDER BY d.next_attempt_at
         LIMIT $2
           FOR UPDATE OF d SKIP LOCKED),
@@ -102,7 +111,7 @@ export async function claimDeliveries(tx: Queryable, now: Date, limit: number, l
        FROM claimed c
        JOIN webhook_endpoints e ON e.tenant_id = c.tenant_id AND e.id = c.endpoint_id
        LEFT JOIN events ev ON ev.tenant_id = c.tenant_id AND ev.seq = c.event_seq`,
-    [now, limit, leaseUntil, leaseToken],
+    [now, limit, lease.until, lease.token, tenantId],
   );
   // json_build_object hands the event's timestamp back as text.
   return rows.map((r) => (r.event ? { ...r, event: { ...r.event, occurred_at: new Date(r.event.occurred_at as unknown as string) } } : r));
