@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseDataKeys, devKeyFileFor, type DataKeySource } from './platform/crypto/secret-box.js';
 import { databaseHosts } from './platform/db/hosts.js';
 
 const bool = z
@@ -55,6 +56,12 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
   OTEL_SERVICE_NAME: z.string().min(1).default('incident-tracker-api'),
   CORS_ORIGINS: z.string().optional(),
+  // Base64 32-byte keys, comma-separated: the first encrypts stored secrets, all decrypt (rotation).
+  DATA_ENCRYPTION_KEY: z.string().min(1).optional(),
+  // Lets webhooks reach loopback and private addresses (local development and tests only).
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  // How long a worker owns a claimed delivery; more than the 10 s request limit plus recording it.
+  WEBHOOK_LEASE_SECONDS: positiveInt.min(15).max(3600).default(60),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -120,6 +127,10 @@ export interface Config {
   telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
   /** Browser origins allowed to call the API with credentials; empty = no CORS headers at all. */
   corsOrigins: string[];
+  /** Where the keys that encrypt secrets at rest come from (docs/security.md 51). */
+  dataEncryption: DataKeySource;
+  /** leaseMs: how long a claimed delivery is its worker's before another may attempt it. */
+  webhooks: { allowPrivateNetworks: boolean; httpsOnly: boolean; leaseMs: number };
 }
 
 export type TrustProxy = number | string[] | false;
@@ -191,6 +202,11 @@ export function loadConfig(
     problems.push('TRUST_PROXY: expected a hop count, false, or comma-separated proxy addresses/CIDRs');
   }
   const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, problems);
+  const dataKeys = e.DATA_ENCRYPTION_KEY === undefined ? null : parseDataKeys(e.DATA_ENCRYPTION_KEY);
+  if (typeof dataKeys === 'string') problems.push(`DATA_ENCRYPTION_KEY: ${dataKeys}`);
+  if (isProduction && dataKeys === null) {
+    problems.push('DATA_ENCRYPTION_KEY: required when NODE_ENV=production: it encrypts webhook signing secrets (e.g. `openssl rand -base64 32`)');
+  }
   if (e.WORKERS === 'off' && !e.DATABASE_URL) {
     // The embedded database belongs to one process: no worker elsewhere could deliver its mail.
     problems.push('WORKERS: off needs DATABASE_URL (PostgreSQL); with the embedded database this process must run its workers');
@@ -256,7 +272,21 @@ export function loadConfig(
     apiDocs: e.API_DOCS ?? !isProduction,
     telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
     corsOrigins,
+    dataEncryption: dataKeySource(typeof dataKeys === 'string' ? null : dataKeys, database, secret),
+    // https only in production; plain http is there for local receivers (docs/security.md 50).
+    webhooks: { allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS, httpsOnly: isProduction, leaseMs: e.WEBHOOK_LEASE_SECONDS * 1000 },
   };
+}
+
+/**
+ * The configured keys; outside production without them, a key generated once and kept beside the
+ * embedded database on disk, or else one derived from SESSION_SECRET (stable while it is; the test
+ * suites set a fixed one). Production never gets here without DATA_ENCRYPTION_KEY.
+ */
+function dataKeySource(keys: Buffer[] | null, database: Config['database'], sessionSecret: string): DataKeySource {
+  if (keys !== null) return { kind: 'configured', keys };
+  if (database.kind === 'pglite' && database.dataDir !== null) return { kind: 'file', path: devKeyFileFor(database.dataDir) };
+  return { kind: 'derived', sessionSecret };
 }
 
 /**

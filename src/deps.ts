@@ -28,6 +28,11 @@ export interface AppDeps {
    * integration suite gives each app its own, since its apps share a database but not a mail server.
    */
   mailScope?: string;
+  /**
+   * Whether this process's job runner delivers webhooks (default true). The integration suite's
+   * apps share one database and turn it off: each webhook test drives its own worker and clock.
+   */
+  webhookDelivery?: boolean;
   clock?: Clock;
   /** Defaults to the active OpenTelemetry trace id (a random id when tracing is off). */
   traceId?: TraceIdSource;
@@ -58,6 +63,10 @@ export interface FeatureDeps {
   mail: MailOutbox;
   /** Work a request starts after its answer (forgot-password's lookup), tracked for shutdown and tests. */
   afterResponse: AfterResponse;
+  /** Runs a job queue of this process soon (after a commit that queued work for it); a no-op without workers. */
+  wakeJobs(queue: string): void;
+  /** Whether the job runner includes webhook delivery (AppDeps.webhookDelivery). */
+  webhookDelivery: boolean;
   clock: Clock;
   limits: AuthRateLimits;
   hasher: PasswordHasher;

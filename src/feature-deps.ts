@@ -48,6 +48,8 @@ export function createAppServices(input: AppDeps): AppServices {
     logger,
     mail: new MailOutbox(scope, () => jobs?.wake(MAIL_QUEUE)),
     afterResponse: new AfterResponse(logger),
+    wakeJobs: (queue) => jobs?.wake(queue),
+    webhookDelivery: input.webhookDelivery ?? true,
     clock,
     limits: createAuthRateLimits(config, redis, clock),
     hasher: new PasswordHasher(config.argon2MaxConcurrency),

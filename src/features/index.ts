@@ -11,6 +11,7 @@ import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
 import { registerEventRoutes } from './events/events.routes.js';
+import { registerWebhookRoutes, webhookDeliveryQueue } from './webhooks/webhooks.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -21,6 +22,7 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
   registerEventRoutes(routes, deps);
+  registerWebhookRoutes(routes, deps);
 }
 
 /** What the route pipeline takes from the features: API keys, the membership lookup, the write quota. */
@@ -33,6 +35,6 @@ export function featureRouteDeps(deps: FeatureDeps): Pick<RouteDeps, 'apiKeys' |
  * the platform's mail queue). A feature that writes rows for a worker to deliver adds its
  * JobQueue here.
  */
-export function featureJobQueues(_deps: FeatureDeps): JobQueue[] {
-  return [];
+export function featureJobQueues(deps: FeatureDeps): JobQueue[] {
+  return deps.webhookDelivery ? [webhookDeliveryQueue(deps)] : [];
 }

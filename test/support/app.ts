@@ -132,6 +132,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     mailer,
     // Apps share the database but not the mail server: each delivers only the mail it queued.
     mailScope: `test-${randomUUID()}`,
+    webhookDelivery: false,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
     responseObserver: (req: Request, status: number, body: unknown) => {

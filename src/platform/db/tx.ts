@@ -40,3 +40,15 @@ export function withLookupTx<T>(
 export function withOpenedTx<T>(db: Database, settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
   return db.withAppTx(settings, fn);
 }
+
+/**
+ * A background worker's transaction: the app role (RLS applies) with `app.worker` set to the
+ * worker's name, which only that worker's narrow policies admit (see the migration that declares
+ * them). Request handling never sets it.
+ */
+export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId: null }, async (tx) => {
+    await tx.query("SELECT set_config('app.worker', $1, true)", [worker]);
+    return fn(tx);
+  });
+}

@@ -28,6 +28,13 @@ export interface ServerOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * One data-encryption key for every process of a run, as a deployment shares it: what an API
+ * process seals (webhook signing secrets), a worker process must open.
+ */
+const DATA_ENCRYPTION_KEY = randomBytes(32).toString('base64');
+recordSecret('DATA_ENCRYPTION_KEY', DATA_ENCRYPTION_KEY);
+
 /** The production environment of a server or worker process of the suite. */
 function productionEnv(opts: ServerOptions, extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {
@@ -40,6 +47,7 @@ function productionEnv(opts: ServerOptions, extra: Record<string, string>): Reco
     REDIS_URL: opts.redisUrl,
     SMTP_URL: opts.smtpUrl,
     SESSION_SECRET: randomBytes(32).toString('base64url'),
+    DATA_ENCRYPTION_KEY,
     APP_BASE_URL: 'https://app.resilience.test',
     // Scenarios sign up many users from 127.0.0.1; the per-IP limits have their own tests.
     SIGNUP_IP_LIMIT_PER_HOUR: '1000000',
