@@ -140,7 +140,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
       if (problem) recordContractProblem(problem);
     },
   });
-  built.jobs.start();
+  // As main.ts: the workers run in the app's process unless WORKERS=off.
+  if (config.workers) built.jobs.start();
   return {
     built,
     app: built.app,
