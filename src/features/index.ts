@@ -6,6 +6,8 @@ import { registerTenantRoutes } from './tenants/tenants.routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
+import { registerAlertRoutes } from './alerts/alerts.routes.js';
+import { registerAnalyticsRoutes } from './analytics/analytics.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -15,4 +17,6 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+  registerAlertRoutes(routes, deps);
+  registerAnalyticsRoutes(routes, deps);
 }

@@ -2,6 +2,12 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { Cursor } from '../../platform/http/pagination.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
 
+/** Who created, acknowledged or wrote a timeline event: a person, a key, or an alert source. */
+export interface ActorRef {
+  type: 'user' | 'service_account' | 'alert_source';
+  id: string;
+}
+
 export interface IncidentRow {
   id: string;
   number: number;
@@ -10,8 +16,11 @@ export interface IncidentRow {
   severity: Severity;
   status: IncidentStatus;
   commander_id: string | null;
-  created_by_type: 'user' | 'service_account';
+  created_by_type: ActorRef['type'];
   created_by_id: string;
+  acknowledged_at: Date | null;
+  acknowledged_by_type: ActorRef['type'] | null;
+  acknowledged_by_id: string | null;
   started_at: Date;
   identified_at: Date | null;
   monitoring_at: Date | null;
@@ -22,7 +31,7 @@ export interface IncidentRow {
 }
 
 const COLUMNS = `id, number, title, description, severity, status, commander_id, created_by_type, created_by_id,
-  started_at, identified_at, monitoring_at, resolved_at, created_at, updated_at, version`;
+  acknowledged_at, acknowledged_by_type, acknowledged_by_id, started_at, identified_at, monitoring_at, resolved_at, created_at, updated_at, version`;
 
 /**
  * Hands out the tenant's next incident number. The UPDATE locks only this tenant's row until the
@@ -48,7 +57,7 @@ export async function insertIncident(
     description: string | null;
     severity: Severity;
     commanderId: string | null;
-    createdBy: { type: 'user' | 'service_account'; id: string };
+    createdBy: ActorRef;
     now: Date;
   },
 ): Promise<IncidentRow> {
@@ -81,6 +90,9 @@ export interface IncidentPatch {
   identified_at?: Date | null;
   monitoring_at?: Date | null;
   resolved_at?: Date | null;
+  acknowledged_at?: Date;
+  acknowledged_by_type?: ActorRef['type'];
+  acknowledged_by_id?: string;
 }
 
 const PATCHABLE: readonly (keyof IncidentPatch)[] = [
@@ -92,6 +104,9 @@ const PATCHABLE: readonly (keyof IncidentPatch)[] = [
   'identified_at',
   'monitoring_at',
   'resolved_at',
+  'acknowledged_at',
+  'acknowledged_by_type',
+  'acknowledged_by_id',
 ];
 
 export async function updateIncident(tx: Queryable, tenantId: string, id: string, patch: IncidentPatch, now: Date): Promise<IncidentRow> {

@@ -2,7 +2,15 @@ import type { FeatureDeps } from '../../deps.js';
 import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';
-import { changedIncidentResult, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
+import {
+  acknowledgeIncident,
+  changedIncidentResult,
+  createIncident,
+  incidentResult,
+  listIncidents,
+  loadIncident,
+  patchIncident,
+} from './incidents.service.js';
 import { presentTask } from './incidents.presenters.js';
 import { createStatusUpdateBody } from './status-updates.schema.js';
 import { listStatusUpdates, postStatusUpdate } from './status-updates.service.js';
@@ -65,6 +73,17 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     body: updateIncidentBody,
     async handler({ ctx, tx, tenantId, params, body, req }) {
       return changedIncidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, parseIfMatch(req.get('if-match'))), 200);
+    },
+  });
+
+  routes.tenant({
+    ...write,
+    method: 'post',
+    path: '/incidents/:incidentId/acknowledge',
+    authorize: 'service',
+    params: incidentParams,
+    async handler({ ctx, tx, tenantId, params }) {
+      return incidentResult(await acknowledgeIncident(tx, ctx, tenantId, params.incidentId), 200);
     },
   });
 

@@ -14,6 +14,7 @@ import {
   listIncidentRows,
   nextIncidentNumber,
   updateIncident,
+  type ActorRef,
   type IncidentPatch,
   type IncidentRow,
 } from './incidents.queries.js';
@@ -140,6 +141,7 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
+  by: ActorRef = writerOf(ctx),
 ): Promise<PendingChange> {
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
@@ -170,6 +172,12 @@ export async function changeIncident(
   if (input.status !== undefined) {
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
+    // Leaving investigating is a response to the incident: it acknowledges it, unless it is the
+    // incident's own alerts resolving it (monitoring clearing is nobody's acknowledgement).
+    if (row.status === 'investigating' && row.acknowledged_at === null && by.type !== 'alert_source') {
+      Object.assign(patch, acknowledgementOf(by, ctx.now));
+      changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
+    }
   }
   if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
 
@@ -177,15 +185,16 @@ export async function changeIncident(
   // new version is the locked one plus one.
   const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
   if (input.status !== undefined && changes.status) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`);
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`, by);
   }
   if (input.severity !== undefined && changes.severity) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`);
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`, by);
   }
   await recordAuditEvent(tx, ctx, tenantId, {
     action: 'incident.updated',
     target: { type: 'incident', id: row.id },
     metadata: { changes, version: row.version + 1 },
+    ...(by.type === 'alert_source' ? { actor: by } : {}),
   });
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
   return { version: row.version + 1, row: updating };
@@ -203,6 +212,44 @@ export function appendSystemEvent(
   incidentId: string,
   type: Exclude<TimelineEventType, 'note'>,
   message: string,
+  by: ActorRef = writerOf(ctx),
 ): void {
-  sendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
+  sendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: by, now: ctx.now });
+}
+
+/** The columns that record an acknowledgement. */
+export function acknowledgementOf(by: ActorRef, now: Date): Pick<IncidentPatch, 'acknowledged_at' | 'acknowledged_by_type' | 'acknowledged_by_id'> {
+  return { acknowledged_at: now, acknowledged_by_type: by.type, acknowledged_by_id: by.id };
+}
+
+/**
+ * Acknowledges a locked incident once: the first acknowledgement stamps `acknowledgedAt` and
+ * `acknowledgedBy`, writes an `acknowledged` timeline event and an `incident.acknowledged` audit
+ * row, and bumps the version; an acknowledged incident is returned unchanged (null change).
+ */
+export async function acknowledgeLockedIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  row: IncidentRow,
+  by: ActorRef,
+  note: string,
+): Promise<IncidentRow | null> {
+  if (row.acknowledged_at !== null) return null;
+  const updated = await updateIncident(tx, tenantId, row.id, acknowledgementOf(by, ctx.now), ctx.now);
+  appendSystemEvent(tx, ctx, tenantId, row.id, 'acknowledged', note, by);
+  await recordAuditEvent(tx, ctx, tenantId, {
+    action: 'incident.acknowledged',
+    target: { type: 'incident', id: row.id },
+    metadata: { number: row.number, version: updated.version },
+    ...(by.type === 'alert_source' ? { actor: by } : {}),
+  });
+  return updated;
+}
+
+/** POST /v1/incidents/:incidentId/acknowledge: idempotent (a second call changes nothing). */
+export async function acknowledgeIncident(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string): Promise<IncidentRow> {
+  const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
+  const by = writerOf(ctx);
+  return (await acknowledgeLockedIncident(tx, ctx, tenantId, row, by, 'Incident acknowledged.')) ?? row;
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
 import type { Cursor } from '../../platform/http/pagination.js';
+import type { ActorRef } from './incidents.queries.js';
 import type { TimelineEventType } from './timeline.schema.js';
 
 export interface TimelineEventRow {
@@ -7,7 +8,7 @@ export interface TimelineEventRow {
   type: TimelineEventType;
   message: string;
   occurred_at: Date;
-  actor_type: 'user' | 'service_account';
+  actor_type: ActorRef['type'];
   actor_id: string;
   created_at: Date;
 }
@@ -20,7 +21,7 @@ export interface NewTimelineEvent {
   type: TimelineEventType;
   message: string;
   occurredAt: Date;
-  actor: { type: 'user' | 'service_account'; id: string };
+  actor: ActorRef;
   now: Date;
 }
 

@@ -17,6 +17,7 @@ const TABLE: Record<Action, { roles: readonly Role[]; scopes: readonly Scope[] }
   'api_keys.manage': { roles: ['owner', 'admin'], scopes: [] },
   'audit_log.read': { roles: ['owner', 'admin'], scopes: [] },
   'billing.read': { roles: ['owner', 'admin'], scopes: [] },
+  'alert_sources.manage': { roles: ['owner', 'admin'], scopes: [] },
 };
 
 /**

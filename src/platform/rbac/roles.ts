@@ -15,5 +15,6 @@ export const ACTIONS = [
   'api_keys.manage',
   'audit_log.read',
   'billing.read',
+  'alert_sources.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -16,7 +16,15 @@ export const METRIC = {
   incidentsResolved: 'incident_tracker.incidents.resolved',
   incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
   auditEvents: 'incident_tracker.audit.events',
+  alertsReceived: 'incident_tracker.alerts.received',
 } as const;
+
+/**
+ * What became of one received alert event: a new alert, one added to an open alert
+ * (`deduplicated`), an alert acknowledged or resolved, an acknowledge or resolve with no open
+ * alert (`ignored`), or a refusal (`rate-limited`, `invalid`: a bad body or routing key).
+ */
+export type AlertOutcome = 'new' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored' | 'rate-limited' | 'invalid';
 
 export type ApiKeyOutcome = 'succeeded' | 'malformed' | 'invalid' | 'revoked' | 'expired';
 
@@ -29,6 +37,7 @@ interface Instruments {
   incidentsResolved: Counter;
   incidentTimeToResolve: Histogram;
   auditEvents: Counter;
+  alertsReceived: Counter;
 }
 
 // Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
@@ -53,6 +62,10 @@ const instruments = perMeterProvider(
       advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
     }),
     auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
+    alertsReceived: meter.createCounter(METRIC.alertsReceived, {
+      description: 'Alert events received, by outcome (new, deduplicated, acknowledged, resolved, ignored, rate-limited, invalid).',
+      unit: '{event}',
+    }),
   }),
 );
 
@@ -92,6 +105,18 @@ function recordAuditAction(action: string): void {
 export function countAuditedAction(tx: Queryable, action: string): void {
   afterCommit(tx, () => {
     recordAuditAction(action);
+  });
+}
+
+/** Counts a refused alert event (rate-limited or invalid) at once: nothing was written. */
+export function recordAlertRefusal(outcome: 'rate-limited' | 'invalid', events = 1): void {
+  instruments().alertsReceived.add(events, { outcome });
+}
+
+/** Counts an applied alert event once its transaction commits. */
+export function recordAlertOutcome(tx: Queryable, outcome: AlertOutcome): void {
+  afterCommit(tx, () => {
+    instruments().alertsReceived.add(1, { outcome });
   });
 }
 
