@@ -63,7 +63,9 @@ function naming(alert: AlertRow): string {
  */
 export async function attachNewAlert(scope: AlertScope, alert: AlertRow): Promise<boolean> {
   const { tx, ctx, tenantId, source } = scope;
-  await tx.query('SELECT 1 FROM alert_sources WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, source.id]);
+  // FOR NO KEY UPDATE, not FOR UPDATE: every alert insert holds a KEY SHARE lock on its source (the
+  // foreign key), which FOR UPDATE would wait for, so two new alerts would deadlock on each other.
+  await tx.query('SELECT 1 FROM alert_sources WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [tenantId, source.id]);
   if (!(await incidentWriteAllowed(scope))) return false;
   const joined = await findIncidentToJoin(tx, {
     tenantId,

@@ -100,13 +100,18 @@ export async function enterTenant(tx: Queryable, tenantId: string): Promise<void
 }
 
 /**
- * Moves `last_event_at` forward, to the second: within a second of the last stamp the WHERE skips
- * the row without locking it, so a storm of events does not queue on the source's row.
+ * Moves `last_event_at` forward, to the second. It never waits: within a second of the last stamp
+ * the row is not touched, and a row locked by another transaction (a new alert of the source
+ * deciding its incident, which stamps it itself) is skipped, so a storm of events never queues on
+ * the source's row and this can never be part of a deadlock.
  */
 export async function touchAlertSource(tx: Queryable, tenantId: string, id: string, now: Date): Promise<void> {
   await tx.query(
     `UPDATE alert_sources SET last_event_at = $3
-      WHERE tenant_id = $1 AND id = $2 AND (last_event_at IS NULL OR last_event_at < $3::timestamptz - interval '1 second')`,
+      WHERE tenant_id = $1 AND id = (
+        SELECT id FROM alert_sources
+         WHERE tenant_id = $1 AND id = $2 AND (last_event_at IS NULL OR last_event_at < $3::timestamptz - interval '1 second')
+         FOR NO KEY UPDATE SKIP LOCKED)`,
     [tenantId, id, now],
   );
 }

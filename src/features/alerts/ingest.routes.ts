@@ -131,7 +131,7 @@ export function alertmanagerEvent(body: AlertmanagerBody, a: AlertmanagerAlert):
  * handling: they authenticate by routing key only, with no cookie, no CSRF and no `x-api-key`.
  */
 export function integrationsRouter(deps: FeatureDeps): Router {
-  const limits = createIngestLimits(deps.config.limits.alertEventsPerMinute, deps.redis);
+  const limits = createIngestLimits(deps.config.limits.alertEventsPerMinute, deps.redis, deps.clock);
   const ingestDeps: IngestDeps = {
     db: deps.db,
     dailyWriteQuota: deps.config.dailyWriteQuota,

@@ -83,7 +83,8 @@ export function truncate(value: string, max: number): string {
  * refuses both). Keys such as `__proto__` are ordinary keys of data that is never interpreted.
  */
 export function detailsProblem(value: unknown): string | null {
-  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 1 }];
+  // The wrapper object the routes build around custom_details (or labels) is level 0.
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }];
   while (stack.length > 0) {
     const { v, depth } = stack.pop() as { v: unknown; depth: number };
     if (typeof v === 'string') {

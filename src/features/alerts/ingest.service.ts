@@ -24,6 +24,10 @@ export type AlertEvent =
 
 const ALERT_SEVERITY_OF = { SEV1: 'critical', SEV2: 'error', SEV3: 'warning', SEV4: 'info' } as const satisfies Record<Severity, AlertSeverity>;
 
+const MAX_ATTEMPTS = 3;
+/** Deadlock victim, serialization failure: the transaction was rolled back and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
 /** Thrown when the routing key matches no live source: the request is refused and nothing was written. */
 export class UnknownRoutingKey extends Error {
   constructor() {
@@ -47,8 +51,8 @@ export interface IngestDeps {
  */
 export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHash: string, events: readonly AlertEvent[]): Promise<void> {
   let budgetSpent = false;
-  const run = async (event: AlertEvent | null): Promise<void> => {
-    await deps.db.withAppTx({ tenantId: null, userId: null }, async (tx) => {
+  const attempt = (event: AlertEvent | null): Promise<void> =>
+    deps.db.withAppTx({ tenantId: null, userId: null }, async (tx) => {
       const found = await findSourceByKeyHash(tx, keyHash);
       if (!found?.key_hash || !digestsMatch(found.key_hash, keyHash)) throw new UnknownRoutingKey();
       if (!budgetSpent) await deps.consumeSourceBudget(found.id, Math.max(1, events.length));
@@ -56,10 +60,21 @@ export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHas
       if (event === null) return;
       await enterTenant(tx, found.tenant_id);
       ctx.tenant = { id: found.tenant_id, role: null };
-      await touchAlertSource(tx, found.tenant_id, found.id, ctx.now);
       const outcome = await applyEvent({ tx, ctx, tenantId: found.tenant_id, source: found, dailyWriteQuota: deps.dailyWriteQuota }, event);
+      await touchAlertSource(tx, found.tenant_id, found.id, ctx.now);
       recordAlertOutcome(tx, outcome);
     });
+  const run = async (event: AlertEvent | null): Promise<void> => {
+    // A deadlock victim was rolled back whole, so running it again is safe; monitoring retries
+    // too, but an answer of 202 now is better than a 409 it may not retry.
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await attempt(event);
+        return;
+      } catch (err) {
+        if (tries >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: unknown } | null)?.code as string)) throw err;
+      }
+    }
   };
   if (events.length === 0) await run(null);
   for (const event of events) await run(event);
