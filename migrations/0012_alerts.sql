@@ -76,6 +76,8 @@ ALTER TABLE timeline_events ADD CONSTRAINT timeline_events_type_check CHECK (typ
   'task_completed', 'status_update_posted', 'acknowledged', 'alert_triggered', 'alert_acknowledged', 'alert_resolved'));
 ALTER TABLE audit_log_events DROP CONSTRAINT audit_log_events_actor_type_check;
 ALTER TABLE audit_log_events ADD CONSTRAINT audit_log_events_actor_type_check CHECK (actor_type IN ('user', 'service_account', 'anonymous', 'system', 'alert_source'));
+ALTER TABLE events DROP CONSTRAINT events_actor_type_check;
+ALTER TABLE events ADD CONSTRAINT events_actor_type_check CHECK (actor_type IN ('user', 'service_account', 'system', 'anonymous', 'alert_source'));
 
 GRANT SELECT, INSERT ON alert_sources TO incident_app;
 GRANT UPDATE (name, default_severity, auto_resolve, grouping_window_seconds, key_hash, last_event_at, updated_at, deleted_at, version)

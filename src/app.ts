@@ -29,6 +29,7 @@ import { INGEST_ROUTES, integrationsRouter } from './features/alerts/ingest.rout
 import { createAuthRateLimits } from './features/auth/auth.limits.js';
 import { PasswordHasher } from './features/auth/auth.passwords.js';
 import { membershipLookup } from './features/tenants/members.queries.js';
+import { EventHub } from './features/events/events.hub.js';
 import { observeDatabase } from './platform/telemetry/database.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
@@ -41,6 +42,9 @@ export interface BuiltApp {
   deps: FeatureDeps;
   /** Where signed-in sessions are kept (tests count its entries). */
   sessionStore: Store;
+  /** The open event streams of this app; `close()` ends them. */
+  eventHub: EventHub;
+  /** Ends open event streams (clients reconnect elsewhere) and releases in-process resources. */
   close(): void;
 }
 
@@ -57,6 +61,8 @@ export function buildApp(input: AppDeps): BuiltApp {
     absoluteTimeoutMs: config.session.absoluteTimeoutMs,
     anonymousTimeoutMs: 15 * 60_000,
   };
+  const eventStreams = { keepAliveMs: 15_000, recheckIntervalMs: 30_000, pollIntervalMs: 15_000, ...input.eventStreams };
+  const eventHub = new EventHub(db, logger, eventStreams);
   const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
   const deps: FeatureDeps = {
     config,
@@ -74,6 +80,8 @@ export function buildApp(input: AppDeps): BuiltApp {
       secure: config.session.secure,
       lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
     }),
+    eventHub,
+    eventStreams,
   };
 
   const app = express();
@@ -138,7 +146,11 @@ export function buildApp(input: AppDeps): BuiltApp {
     ],
     deps,
     sessionStore: store,
+    eventHub,
     close() {
+      eventHub.close().catch((err: unknown) => {
+        logger.warn({ err: { message: (err as Error).message } }, 'closing the event hub failed');
+      });
       if (store instanceof MemorySessionStore) store.close();
     },
   };

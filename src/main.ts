@@ -45,6 +45,11 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs + 5000);
     force.unref();
+    // Open event streams would hold the drain until its timeout: end them now, and their clients
+    // reconnect (to another node) with Last-Event-ID.
+    built.eventHub.close().catch((err: unknown) => {
+      logger.warn({ err }, 'error while ending event streams');
+    });
     // Stop accepting; idle keep-alive sockets are closed so the drain is not held by them.
     server.close(() => {
       built.close();

@@ -8,6 +8,7 @@ import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
 import { registerAlertRoutes } from './alerts/alerts.routes.js';
 import { registerAnalyticsRoutes } from './analytics/analytics.routes.js';
+import { registerEventRoutes } from './events/events.routes.js';
 
 /** Every feature's routes, mounted under /v1. */
 export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -19,4 +20,5 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerAuditLogRoutes(routes, deps);
   registerAlertRoutes(routes, deps);
   registerAnalyticsRoutes(routes, deps);
+  registerEventRoutes(routes, deps);
 }

@@ -6,6 +6,7 @@ import supertest from 'supertest';
 import { inject } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { AppDeps } from '../../src/deps.js';
 import type { Database } from '../../src/platform/db/database.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
@@ -33,6 +34,7 @@ export interface TestAppOptions {
   clock?: Clock;
   smtpUrl?: string;
   poolMax?: number;
+  eventStreams?: AppDeps['eventStreams'];
 }
 
 export interface TestApp {
@@ -106,6 +108,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     logger,
     mailer,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
     responseObserver: (req: Request, status: number, body: unknown) => {
       const problem = v.check(req.method, req.originalUrl.split('?')[0] ?? '', status, body);
       if (problem) recordContractProblem(problem);

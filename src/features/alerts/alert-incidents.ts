@@ -5,7 +5,10 @@ import { AppError } from '../../platform/http/errors.js';
 import { findIncident, insertIncident, nextIncidentNumber, type ActorRef } from '../incidents/incidents.queries.js';
 import type { Severity } from '../incidents/incidents.schema.js';
 import { acknowledgeLockedIncident, appendSystemEvent, changeIncident } from '../incidents/incidents.service.js';
+import { recordEvent } from '../events/events.record.js';
+import { presentIncident } from '../incidents/incidents.presenters.js';
 import { consumeWriteQuota, markQuotaExceeded } from '../usage/usage.quota.js';
+import { presentAlert } from './alerts.presenters.js';
 import type { AlertSourceRow } from './alert-sources.queries.js';
 import { findIncidentToJoin, incidentHasOpenAlerts, setAlertIncident, type AlertRow } from './alerts.queries.js';
 
@@ -58,15 +61,15 @@ function naming(alert: AlertRow): string {
 /**
  * A new alert joins the open incident of its group (Alertmanager `groupKey`) or of its source's
  * grouping window, or opens an incident. The source row is locked first, so two new alerts of one
- * source decide one after the other and never open two incidents for one group. Returns whether
- * an incident was written (false only over quota).
+ * source decide one after the other and never open two incidents for one group. Returns the
+ * incident's id, or null over quota (the alert stays, with no incident).
  */
-export async function attachNewAlert(scope: AlertScope, alert: AlertRow): Promise<boolean> {
+export async function attachNewAlert(scope: AlertScope, alert: AlertRow): Promise<string | null> {
   const { tx, ctx, tenantId, source } = scope;
   // FOR NO KEY UPDATE, not FOR UPDATE: every alert insert holds a KEY SHARE lock on its source (the
   // foreign key), which FOR UPDATE would wait for, so two new alerts would deadlock on each other.
   await tx.query('SELECT 1 FROM alert_sources WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE', [tenantId, source.id]);
-  if (!(await incidentWriteAllowed(scope))) return false;
+  if (!(await incidentWriteAllowed(scope))) return null;
   const joined = await findIncidentToJoin(tx, {
     tenantId,
     sourceId: source.id,
@@ -88,16 +91,28 @@ export async function attachNewAlert(scope: AlertScope, alert: AlertRow): Promis
       now: ctx.now,
     });
     incidentId = incident.id;
-    await recordAuditEvent(tx, ctx, tenantId, {
-      action: 'incident.created',
-      target: { type: 'incident', id: incident.id },
-      metadata: { number: incident.number, severity: incident.severity, alertId: alert.id, alertSourceId: source.id },
-      actor: by(scope),
-    });
+    await Promise.all([
+      recordAuditEvent(tx, ctx, tenantId, {
+        action: 'incident.created',
+        target: { type: 'incident', id: incident.id },
+        metadata: { number: incident.number, severity: incident.severity, alertId: alert.id, alertSourceId: source.id },
+        actor: by(scope),
+      }),
+      recordEvent(tx, ctx, tenantId, { type: 'incident.created', incidentId: incident.id, data: { incident: presentIncident(incident) }, actor: by(scope) }),
+    ]);
   }
   await setAlertIncident(tx, tenantId, alert.id, incidentId);
   appendSystemEvent(tx, ctx, tenantId, incidentId, 'alert_triggered', `Alert triggered: ${naming(alert)}${joined ? '; joined this incident' : ''}.`, by(scope));
-  return true;
+  return incidentId;
+}
+
+/**
+ * Records an alert's change in the tenant's event record (alert.triggered for a new alert,
+ * alert.acknowledged, alert.resolved), after the incident work so that `data.alert` names its
+ * incident. Events that only add to an open alert are not recorded: its `eventCount` says how many.
+ */
+export async function recordAlertEvent(scope: AlertScope, type: 'alert.triggered' | 'alert.acknowledged' | 'alert.resolved', alert: AlertRow): Promise<void> {
+  await recordEvent(scope.tx, scope.ctx, scope.tenantId, { type, incidentId: alert.incident_id, data: { alert: presentAlert(alert) }, actor: by(scope) });
 }
 
 /** An events-v2 `acknowledge`: the alert's incident is acknowledged too, once. */
@@ -123,7 +138,7 @@ export async function resolveAlertIncident(scope: AlertScope, alert: AlertRow): 
   if (!incident) return false;
   appendSystemEvent(tx, ctx, tenantId, incident.id, 'alert_resolved', `Alert resolved: ${naming(alert)}.`, by(scope));
   if (source.auto_resolve && incident.status !== 'resolved' && !(await incidentHasOpenAlerts(tx, tenantId, incident.id))) {
-    const change = await changeIncident(tx, ctx, tenantId, incident, { status: 'resolved' }, by(scope));
+    const change = await changeIncident(tx, ctx, tenantId, incident, { status: 'resolved' }, { by: by(scope) });
     await change.row;
   }
   return true;

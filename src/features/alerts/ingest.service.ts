@@ -3,7 +3,7 @@ import type { Database } from '../../platform/db/database.js';
 import { recordAlertOutcome, type AlertOutcome } from '../../platform/telemetry/metrics.js';
 import { utcDay } from '../usage/usage.quota.js';
 import { enterTenant, findSourceByKeyHash, touchAlertSource } from './alert-sources.queries.js';
-import { acknowledgeAlertIncident, attachNewAlert, resolveAlertIncident, type AlertScope } from './alert-incidents.js';
+import { acknowledgeAlertIncident, attachNewAlert, recordAlertEvent, resolveAlertIncident, type AlertScope } from './alert-incidents.js';
 import { countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, upsertTriggeredAlert, type AlertSeverity } from './alerts.queries.js';
 import { digestsMatch } from './routing-key.js';
 import type { Severity } from '../incidents/incidents.schema.js';
@@ -92,7 +92,8 @@ async function applyEvent(scope: AlertScope, event: AlertEvent): Promise<AlertOu
     const severity = event.severity ?? ALERT_SEVERITY_OF[source.default_severity];
     const alert = await upsertTriggeredAlert(tx, { tenantId, sourceId: source.id, ...event, severity, now: ctx.now });
     if (alert.inserted) {
-      await attachNewAlert(scope, alert);
+      const incidentId = await attachNewAlert(scope, alert);
+      await recordAlertEvent(scope, 'alert.triggered', { ...alert, incident_id: incidentId });
       return 'new';
     }
     await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
@@ -108,5 +109,6 @@ async function applyEvent(scope: AlertScope, event: AlertEvent): Promise<AlertOu
   const moved = await moveAlert(tx, tenantId, open.id, event.action === 'acknowledge' ? 'acknowledged' : 'resolved', ctx.now);
   const wroteIncident = event.action === 'acknowledge' ? await acknowledgeAlertIncident(scope, moved) : await resolveAlertIncident(scope, moved);
   if (!wroteIncident) await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
+  await recordAlertEvent(scope, event.action === 'acknowledge' ? 'alert.acknowledged' : 'alert.resolved', moved);
   return event.action === 'acknowledge' ? 'acknowledged' : 'resolved';
 }

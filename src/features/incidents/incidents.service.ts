@@ -7,6 +7,7 @@ import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { recordEvent } from '../events/events.record.js';
 import {
   findIncident,
   insertIncident,
@@ -78,6 +79,9 @@ export function incidentResult(row: IncidentRow, status: number, extraHeaders: R
 export interface PendingChange {
   version: number;
   row: Promise<IncidentRow>;
+  /** The incident as the change leaves it, known before the UPDATE answers (for the event). */
+  after: IncidentRow;
+  changes: Record<string, FieldChange>;
 }
 
 /** The answer to a change: the ETag now, the body once the row (and the commit) are back. */
@@ -99,11 +103,14 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
     createdBy: writerOf(ctx),
     now: ctx.now,
   });
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.created',
-    target: { type: 'incident', id: row.id },
-    metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.created',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'incident.created', incidentId: row.id, data: { incident: presentIncident(row) } }),
+  ]);
   return row;
 }
 
@@ -133,7 +140,9 @@ type FieldChange = { from: unknown; to: unknown };
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
  * Every decision is made before the first write is sent; the writes leave together and are not
- * awaited here (see PendingChange).
+ * awaited here (see PendingChange). The change's event (`incident.updated`, or
+ * `incident.status_changed` when the status moved) leaves with them, unless the caller records
+ * the mutation's one event itself (`event: false`, a status update).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -141,8 +150,9 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
-  by: ActorRef = writerOf(ctx),
+  opts: { event?: boolean; by?: ActorRef } = {},
 ): Promise<PendingChange> {
+  const by = opts.by ?? writerOf(ctx);
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
     throw new AppError('INVALID_STATUS_TRANSITION', {
@@ -179,7 +189,9 @@ export async function changeIncident(
       changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
     }
   }
-  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
+  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row), after: row, changes };
+  // What the UPDATE will return: the row is locked, so only this change moves it.
+  const after: IncidentRow = { ...row, ...patch, updated_at: ctx.now, version: row.version + 1 };
 
   // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
   // new version is the locked one plus one.
@@ -190,14 +202,26 @@ export async function changeIncident(
   if (input.severity !== undefined && changes.severity) {
     appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`, by);
   }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.updated',
-    target: { type: 'incident', id: row.id },
-    metadata: { changes, version: row.version + 1 },
-    ...(by.type === 'alert_source' ? { actor: by } : {}),
-  });
+  // An alert source acting is named as the actor; a user or key is the request's principal.
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.updated',
+      target: { type: 'incident', id: row.id },
+      metadata: { changes, version: row.version + 1 },
+      ...actor,
+    }),
+    opts.event === false
+      ? null
+      : recordEvent(tx, ctx, tenantId, {
+          type: changes.status ? 'incident.status_changed' : 'incident.updated',
+          incidentId: row.id,
+          data: { incident: presentIncident(after), changes },
+          ...actor,
+        }),
+  ]);
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { version: row.version + 1, row: updating };
+  return { version: row.version + 1, row: updating, after, changes };
 }
 
 /**
@@ -234,16 +258,28 @@ export async function acknowledgeLockedIncident(
   row: IncidentRow,
   by: ActorRef,
   note: string,
+  opts: { event?: boolean } = {},
 ): Promise<IncidentRow | null> {
   if (row.acknowledged_at !== null) return null;
   const updated = await updateIncident(tx, tenantId, row.id, acknowledgementOf(by, ctx.now), ctx.now);
   appendSystemEvent(tx, ctx, tenantId, row.id, 'acknowledged', note, by);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.acknowledged',
-    target: { type: 'incident', id: row.id },
-    metadata: { number: row.number, version: updated.version },
-    ...(by.type === 'alert_source' ? { actor: by } : {}),
-  });
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.acknowledged',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, version: updated.version },
+      ...actor,
+    }),
+    opts.event === false
+      ? null
+      : recordEvent(tx, ctx, tenantId, {
+          type: 'incident.acknowledged',
+          incidentId: row.id,
+          data: { incident: presentIncident(updated), changes: { acknowledgedAt: { from: null, to: ctx.now.toISOString() } } },
+          ...actor,
+        }),
+  ]);
   return updated;
 }
 

@@ -2,7 +2,8 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
-import { presentStatusUpdate } from './incidents.presenters.js';
+import { recordEvent } from '../events/events.record.js';
+import { presentIncident, presentStatusUpdate } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { acknowledgeLockedIncident, appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
 import { insertStatusUpdate, listStatusUpdateRows } from './status-updates.queries.js';
@@ -24,22 +25,29 @@ export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenan
   // Posting a status update is a response: it acknowledges an unacknowledged incident, so the
   // incident is locked whenever it may change.
   const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
-  if (status !== null) {
-    const change = await changeIncident(tx, ctx, tenantId, incident, { status });
-    // Leaving investigating acknowledged it already; otherwise the update itself does.
-    if (incident.acknowledged_at === null && (await change.row).acknowledged_at === null) {
-      await acknowledgeLockedIncident(tx, ctx, tenantId, await change.row, writerOf(ctx), 'Acknowledged by a status update.');
-    }
-  } else {
-    await acknowledgeLockedIncident(tx, ctx, tenantId, incident, writerOf(ctx), 'Acknowledged by a status update.');
+  // The status update is the mutation's one event, so the incident change records none of its own.
+  const change = status === null ? null : await changeIncident(tx, ctx, tenantId, incident, { status }, { event: false });
+  let after = change === null ? incident : change.after;
+  const changes: Record<string, unknown> = { ...change?.changes };
+  if (after.acknowledged_at === null) {
+    after = (await acknowledgeLockedIncident(tx, ctx, tenantId, after, writerOf(ctx), 'Acknowledged by a status update.', { event: false })) ?? after;
+    changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
   }
   const actor = writerOf(ctx);
   const row = await insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now });
   appendSystemEvent(tx, ctx, tenantId, incidentId, 'status_update_posted', `${input.visibility === 'public' ? 'Public' : 'Internal'} status update posted.`);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'status_update.created',
-    target: { type: 'status_update', id: row.id },
-    metadata: { incidentId, visibility: row.visibility, status: row.status },
-  });
-  return presentStatusUpdate(row);
+  const statusUpdate = presentStatusUpdate(row);
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'status_update.created',
+      target: { type: 'status_update', id: row.id },
+      metadata: { incidentId, visibility: row.visibility, status: row.status },
+    }),
+    recordEvent(tx, ctx, tenantId, {
+      type: 'status_update.created',
+      incidentId,
+      data: Object.keys(changes).length === 0 ? { statusUpdate, incident: presentIncident(after) } : { statusUpdate, incident: presentIncident(after), changes },
+    }),
+  ]);
+  return statusUpdate;
 }

@@ -4,6 +4,7 @@ import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
 import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { recordEvent } from '../events/events.record.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, assertMember, loadIncident } from './incidents.service.js';
@@ -23,11 +24,14 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
   if (assigneeId !== null) await assertMember(tx, tenantId, assigneeId, 'assigneeId');
   const row = await insertTask(tx, { tenantId, incidentId, title: input.title, assigneeId, dueAt: input.dueAt ?? null, now: ctx.now });
   appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.created',
-    target: { type: 'task', id: row.id },
-    metadata: { incidentId, assigneeId },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.created',
+      target: { type: 'task', id: row.id },
+      metadata: { incidentId, assigneeId },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.created', incidentId, data: { task: presentTask(row) } }),
+  ]);
   return row;
 }
 
@@ -77,10 +81,13 @@ export async function patchTask(
   if (patch.status === 'done') {
     appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
   }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.updated',
-    target: { type: 'task', id: task.id },
-    metadata: { incidentId: ids.incidentId, changes, version: updated.version },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.updated',
+      target: { type: 'task', id: task.id },
+      metadata: { incidentId: ids.incidentId, changes, version: updated.version },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.updated', incidentId: ids.incidentId, data: { task: presentTask(updated), changes } }),
+  ]);
   return updated;
 }

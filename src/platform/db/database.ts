@@ -52,6 +52,14 @@ export interface Database {
    * test set-up use it; request handling never does.
    */
   withSystemTx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Listens for `NOTIFY` on `channel` (a plain lowercase identifier) on a connection of its own,
+   * outside any transaction: `onNotify` gets each payload once its transaction commits.
+   * Notifications sent while the connection is down are lost, so `onReconnect` runs whenever
+   * listening (re)starts and the caller catches up from its tables. Resolves to a function that
+   * stops listening; `close()` stops every listener.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
   /** A cheap round trip for health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -105,6 +113,11 @@ export function transactionQueryable(
       if (firstError !== null) throw firstError;
     },
   };
+}
+
+/** A channel name safe to inline in LISTEN. */
+export function assertChannelName(channel: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

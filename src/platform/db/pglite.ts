@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
-import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
+import { appTxPreamble, assertChannelName, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -83,6 +83,14 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     pglite,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookup ?? null, fn),
     withSystemTx: (fn) => run(null, null, fn),
+    // In process: PGlite delivers a transaction's notifications to its listeners at commit, and
+    // none is ever lost, so listening starts once.
+    async listen(channel, onNotify, onReconnect) {
+      assertChannelName(channel);
+      const unlisten = await pglite.listen(channel, onNotify);
+      onReconnect();
+      return unlisten;
+    },
     async ping() {
       await pglite.query('SELECT 1');
     },

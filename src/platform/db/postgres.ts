@@ -14,6 +14,7 @@ import {
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
+import { listenOnDedicatedClient } from './pg-listener.js';
 import { parseTimestamptz } from './timestamps.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
@@ -202,17 +203,28 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   }
 
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
+  const listeners = new Set<() => Promise<void>>();
 
   return {
     kind: 'postgres',
     pool,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookup ?? null, fn),
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
+    async listen(channel, onNotify, onReconnect) {
+      const stop = await listenOnDedicatedClient(opts.url, channel, onNotify, onReconnect, opts.logger);
+      const unlisten = async (): Promise<void> => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
       stopObservingPool();
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
       await pool.end();
     },
   };

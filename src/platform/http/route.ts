@@ -35,6 +35,11 @@ export interface HttpResult {
    */
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * Takes the response over once the transaction has committed, instead of a body (a Server-Sent
+   * Events stream): it writes its own status and headers, or throws an AppError before writing.
+   */
+  stream?: (res: Response) => Promise<void>;
 }
 
 export interface RouteDeps {
@@ -132,7 +137,11 @@ function baseContext(req: Request, now: Date, principal: Principal): RequestCont
   };
 }
 
-function send(res: Response, result: HttpResult): void {
+async function send(res: Response, result: HttpResult): Promise<void> {
+  if (result.stream) {
+    await result.stream(res);
+    return;
+  }
   if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
   res.status(result.status);
   if (result.body === undefined || result.status === 204) res.end();
@@ -184,7 +193,7 @@ export class RouteRegistry {
       const input = parseAll(spec, req);
       const key = spec.idempotent && userId ? parseIdempotencyKey(req.get('idempotency-key')) : null;
       if (!userId || key === null) {
-        send(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
+        await send(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
         return;
       }
       const idem: IdempotencyScope = {
@@ -194,7 +203,7 @@ export class RouteRegistry {
         key,
         fingerprint: requestFingerprint(req.method, req.path, req.body),
       };
-      send(
+      await send(
         res,
         await this.withClaim(userId, idem, now, async () => {
           const recording = { done: false };
@@ -331,7 +340,7 @@ export class RouteRegistry {
           throw await this.afterFailure(err, ctx, req);
         }
       }
-      send(res, result);
+      await send(res, result);
     }));
   }
 

@@ -209,6 +209,7 @@ export function observeDatabase(db: Database): Database {
     kind: db.kind,
     withAppTx: (settings, fn) => run((inner) => db.withAppTx(settings, inner), fn),
     withSystemTx: (fn) => run((inner) => db.withSystemTx((tx) => inner(tx, { lookupRows: [] })), fn),
+    listen: (channel, onNotify, onReconnect) => db.listen(channel, onNotify, onReconnect),
     ping: () => db.ping(),
     close: () => db.close(),
   };

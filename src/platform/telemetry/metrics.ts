@@ -1,4 +1,4 @@
-import type { Counter, Histogram } from '@opentelemetry/api';
+import type { Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
 import type { Queryable } from '../db/database.js';
 import { afterCommit } from './database.js';
 import { perMeterProvider } from './instruments.js';
@@ -17,6 +17,8 @@ export const METRIC = {
   incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
   auditEvents: 'incident_tracker.audit.events',
   alertsReceived: 'incident_tracker.alerts.received',
+  eventsWritten: 'incident_tracker.events.written',
+  eventStreamsOpen: 'incident_tracker.event_streams.open',
 } as const;
 
 /**
@@ -38,6 +40,8 @@ interface Instruments {
   incidentTimeToResolve: Histogram;
   auditEvents: Counter;
   alertsReceived: Counter;
+  eventsWritten: Counter;
+  eventStreamsOpen: UpDownCounter;
 }
 
 // Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
@@ -66,6 +70,8 @@ const instruments = perMeterProvider(
       description: 'Alert events received, by outcome (new, deduplicated, acknowledged, resolved, ignored, rate-limited, invalid).',
       unit: '{event}',
     }),
+    eventsWritten: meter.createCounter(METRIC.eventsWritten, { description: 'Events committed to the event record, by type.', unit: '{event}' }),
+    eventStreamsOpen: meter.createUpDownCounter(METRIC.eventStreamsOpen, { description: 'Open GET /v1/events/stream connections on this node.', unit: '{stream}' }),
   }),
 );
 
@@ -127,4 +133,16 @@ export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt
     m.incidentsResolved.add(1);
     m.incidentTimeToResolve.record(Math.max(0, (resolvedAt.getTime() - startedAt.getTime()) / 1000));
   });
+}
+
+/** Counts an event once its transaction commits (a rolled-back change has no event). */
+export function countEventWritten(tx: Queryable, type: string): void {
+  afterCommit(tx, () => {
+    instruments().eventsWritten.add(1, { type });
+  });
+}
+
+/** One event stream opened (+1) or closed (-1) on this node. */
+export function countEventStream(delta: 1 | -1): void {
+  instruments().eventStreamsOpen.add(delta);
 }
