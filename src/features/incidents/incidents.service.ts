@@ -248,8 +248,10 @@ export function acknowledgementOf(by: ActorRef, now: Date): Pick<IncidentPatch, 
 
 /**
  * Acknowledges a locked incident once: the first acknowledgement stamps `acknowledgedAt` and
- * `acknowledgedBy`, writes an `acknowledged` timeline event and an `incident.acknowledged` audit
- * row, and bumps the version; an acknowledged incident is returned unchanged (null change).
+ * `acknowledgedBy`, writes an `acknowledged` timeline event, an `incident.acknowledged` audit row
+ * and event, and bumps the version; an acknowledged incident is left alone (null). An `implicit`
+ * acknowledgement (a status update's) is part of another mutation, whose own audit row and event
+ * record it, so it writes neither.
  */
 export async function acknowledgeLockedIncident(
   tx: Queryable,
@@ -258,11 +260,12 @@ export async function acknowledgeLockedIncident(
   row: IncidentRow,
   by: ActorRef,
   note: string,
-  opts: { event?: boolean } = {},
+  opts: { implicit?: boolean } = {},
 ): Promise<IncidentRow | null> {
   if (row.acknowledged_at !== null) return null;
   const updated = await updateIncident(tx, tenantId, row.id, acknowledgementOf(by, ctx.now), ctx.now);
   appendSystemEvent(tx, ctx, tenantId, row.id, 'acknowledged', note, by);
+  if (opts.implicit) return updated;
   const actor = by.type === 'alert_source' ? { actor: by } : {};
   await Promise.all([
     recordAuditEvent(tx, ctx, tenantId, {
@@ -271,14 +274,12 @@ export async function acknowledgeLockedIncident(
       metadata: { number: row.number, version: updated.version },
       ...actor,
     }),
-    opts.event === false
-      ? null
-      : recordEvent(tx, ctx, tenantId, {
-          type: 'incident.acknowledged',
-          incidentId: row.id,
-          data: { incident: presentIncident(updated), changes: { acknowledgedAt: { from: null, to: ctx.now.toISOString() } } },
-          ...actor,
-        }),
+    recordEvent(tx, ctx, tenantId, {
+      type: 'incident.acknowledged',
+      incidentId: row.id,
+      data: { incident: presentIncident(updated), changes: { acknowledgedAt: { from: null, to: ctx.now.toISOString() } } },
+      ...actor,
+    }),
   ]);
   return updated;
 }

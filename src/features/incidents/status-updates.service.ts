@@ -30,7 +30,7 @@ export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenan
   let after = change === null ? incident : change.after;
   const changes: Record<string, unknown> = { ...change?.changes };
   if (after.acknowledged_at === null) {
-    after = (await acknowledgeLockedIncident(tx, ctx, tenantId, after, writerOf(ctx), 'Acknowledged by a status update.', { event: false })) ?? after;
+    after = (await acknowledgeLockedIncident(tx, ctx, tenantId, after, writerOf(ctx), 'Acknowledged by a status update.', { implicit: true })) ?? after;
     changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
   }
   const actor = writerOf(ctx);
