@@ -26,6 +26,7 @@ import {
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
+import { INGEST_ROUTES, integrationsRouter } from './features/alerts/ingest.routes.js';
 import { EventHub } from './features/events/events.hub.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
@@ -91,6 +92,9 @@ export function buildApp(input: AppDeps): BuiltApp {
   registerHealthRoute(app, { db, redis, store, logger });
   const docsRoutes = config.apiDocs ? registerDocsRoutes(app) : [];
 
+  // Alert ingestion authenticates by routing key alone: ahead of /v1's cookie, CSRF and API-key handling.
+  app.use('/v1/integrations', integrationsRouter(deps));
+
   const v1 = express.Router();
   v1.use(noStore);
   v1.use(requireJsonContentType);
@@ -108,7 +112,11 @@ export function buildApp(input: AppDeps): BuiltApp {
 
   return {
     app,
-    inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
+    inventory: [
+      { method: 'get', path: '/health', action: 'public', apiKeys: false },
+      ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` })),
+      ...INGEST_ROUTES,
+    ],
     deps,
     jobs,
     sessionStore: store,

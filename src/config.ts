@@ -43,6 +43,7 @@ const envSchema = z.object({
   LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
   SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
   FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
+  ALERT_EVENTS_PER_MINUTE: positiveInt.default(1200),
   // Whose X-Forwarded-For to believe (parseTrustProxy); default 1 hop in production, none otherwise.
   TRUST_PROXY: z.string().trim().min(1).optional(),
   // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
@@ -116,7 +117,7 @@ export interface Config {
   appBaseUrl: string;
   mail: { smtpUrl: string | null; from: string };
   dailyWriteQuota: number;
-  limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number };
+  limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number; alertEventsPerMinute: number };
   /** Express's `trust proxy`: hops, or the proxies' addresses/CIDRs, or false (use the socket address). */
   trustProxy: TrustProxy;
   argon2MaxConcurrency: number;
@@ -264,6 +265,7 @@ export function loadConfig(
       loginPerIpPer15Min: e.LOGIN_IP_LIMIT_PER_15_MIN,
       signupPerIpPerHour: e.SIGNUP_IP_LIMIT_PER_HOUR,
       forgotPerIpPerHour: e.FORGOT_IP_LIMIT_PER_HOUR,
+      alertEventsPerMinute: e.ALERT_EVENTS_PER_MINUTE,
     },
     trustProxy: trustProxy ?? false,
     argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,

@@ -10,6 +10,8 @@ import { registerTenantRoutes } from './tenants/tenants.routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-keys.routes.js';
 import { registerAuditLogRoutes } from './audit-logs/audit-logs.routes.js';
 import { registerUsageRoutes } from './usage/usage.routes.js';
+import { registerAlertRoutes } from './alerts/alerts.routes.js';
+import { registerAnalyticsRoutes } from './analytics/analytics.routes.js';
 import { registerEventRoutes } from './events/events.routes.js';
 import { registerWebhookRoutes, webhookDeliveryQueue } from './webhooks/webhooks.routes.js';
 
@@ -21,6 +23,8 @@ export function registerFeatureRoutes(routes: RouteRegistry, deps: FeatureDeps):
   registerApiKeyRoutes(routes, deps);
   registerUsageRoutes(routes, deps);
   registerAuditLogRoutes(routes, deps);
+  registerAlertRoutes(routes, deps);
+  registerAnalyticsRoutes(routes, deps);
   registerEventRoutes(routes, deps);
   registerWebhookRoutes(routes, deps);
 }

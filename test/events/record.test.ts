@@ -58,7 +58,12 @@ describe('the event record', () => {
     });
     expect(events[2]?.data).toEqual({
       incident: moved.body as unknown,
-      changes: { status: { from: 'investigating', to: 'identified' }, description: { from: null, to: 'db' } },
+      // Leaving investigating acknowledged it: part of the same change.
+      changes: {
+        status: { from: 'investigating', to: 'identified' },
+        description: { from: null, to: 'db' },
+        acknowledgedAt: { from: null, to: (moved.body as IncidentBody).acknowledgedAt },
+      },
     });
     expect(events[3]?.data).toEqual({ timelineEvent: note.body as unknown });
     expect(events[4]?.data).toEqual({ task });

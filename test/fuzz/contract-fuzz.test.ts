@@ -54,6 +54,7 @@ interface Doc {
 }
 
 const doc = parse(readFileSync(OPENAPI_PATH, 'utf8')) as Doc;
+const PAGERDUTY_SHAPED = new Set(['/v1/integrations/events-v2/enqueue']);
 const validator = new ResponseValidator();
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 type Method = (typeof METHODS)[number];
@@ -398,7 +399,8 @@ describe('fuzzing from the contract', () => {
           const text = typeof res.text === 'string' ? res.text : typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
           const where = `${op.method.toUpperCase()} ${path} as ${input.caller} -> ${res.status} ${text.slice(0, 300)}`;
           expect(res.status, where).toBeLessThan(500);
-          if (res.status >= 400) {
+          // The events-v2 route speaks PagerDuty's shapes (checked against openapi.yaml below), not the envelope.
+          if (res.status >= 400 && !(PAGERDUTY_SHAPED.has(op.path) && res.status < 500 && res.status !== 404 && res.status !== 405)) {
             const body = res.body as Record<string, unknown>;
             expect(Object.keys(body).sort(), where).toEqual(['code', 'details', 'message', 'traceId']);
             expect(typeof body.code, where).toBe('string');

@@ -67,6 +67,8 @@ describe('incident lifecycle', () => {
       allowedTransitions: ['identified', 'resolved'],
       commanderId: commander.user?.id,
       createdBy: { type: 'user', id: owner.user?.id },
+      acknowledgedAt: null,
+      acknowledgedBy: null,
       startedAt: before.toISOString(),
       identifiedAt: null,
       monitoringAt: null,

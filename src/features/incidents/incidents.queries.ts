@@ -3,6 +3,12 @@ import { columnsOf, maybeRow, oneRow, patchStatement } from '../../platform/db/s
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
 
+/** Who created, acknowledged or wrote a timeline event: a person, a key, or an alert source. */
+export interface ActorRef {
+  type: 'user' | 'service_account' | 'alert_source';
+  id: string;
+}
+
 export interface IncidentRow {
   id: string;
   number: number;
@@ -11,8 +17,11 @@ export interface IncidentRow {
   severity: Severity;
   status: IncidentStatus;
   commander_id: string | null;
-  created_by_type: 'user' | 'service_account';
+  created_by_type: ActorRef['type'];
   created_by_id: string;
+  acknowledged_at: Date | null;
+  acknowledged_by_type: ActorRef['type'] | null;
+  acknowledged_by_id: string | null;
   started_at: Date;
   identified_at: Date | null;
   monitoring_at: Date | null;
@@ -33,6 +42,9 @@ export const INCIDENT_COLUMNS = columnsOf<IncidentRow>()(
   'commander_id',
   'created_by_type',
   'created_by_id',
+  'acknowledged_at',
+  'acknowledged_by_type',
+  'acknowledged_by_id',
   'started_at',
   'identified_at',
   'monitoring_at',
@@ -66,7 +78,7 @@ export async function insertIncident(
     description: string | null;
     severity: Severity;
     commanderId: string | null;
-    createdBy: { type: 'user' | 'service_account'; id: string };
+    createdBy: ActorRef;
     now: Date;
   },
 ): Promise<IncidentRow> {
@@ -108,6 +120,9 @@ export interface IncidentPatch {
   identified_at?: Date | null;
   monitoring_at?: Date | null;
   resolved_at?: Date | null;
+  acknowledged_at?: Date;
+  acknowledged_by_type?: ActorRef['type'];
+  acknowledged_by_id?: string;
 }
 
 const INCIDENT_PATCH = patchStatement<IncidentPatch>(
@@ -120,6 +135,9 @@ const INCIDENT_PATCH = patchStatement<IncidentPatch>(
     identified_at: 'timestamptz',
     monitoring_at: 'timestamptz',
     resolved_at: 'timestamptz',
+    acknowledged_at: 'timestamptz',
+    acknowledged_by_type: 'text',
+    acknowledged_by_id: 'uuid',
   },
   4,
 );

@@ -3,7 +3,7 @@ import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { whenAnswered } from '../../platform/http/result.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';
-import { createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
+import { acknowledgeIncident, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
 import { presentTask } from './incidents.presenters.js';
 import { createStatusUpdateBody } from './status-updates.schema.js';
 import { listStatusUpdates, postStatusUpdate } from './status-updates.service.js';
@@ -68,6 +68,17 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
       const change = await patchIncident(tx, ctx, tenantId, params.incidentId, body, parseIfMatch(req.get('if-match')));
       // The UPDATE, its timeline events and audit row are answered with the COMMIT, in one round trip.
       return whenAnswered(change.row, (row) => incidentResult(row, 200));
+    },
+  });
+
+  routes.tenant({
+    ...write,
+    method: 'post',
+    path: '/incidents/:incidentId/acknowledge',
+    authorize: 'service',
+    params: incidentParams,
+    async handler({ ctx, tx, tenantId, params }) {
+      return incidentResult(await acknowledgeIncident(tx, ctx, tenantId, params.incidentId), 200);
     },
   });
 

@@ -15,6 +15,7 @@ import {
   listIncidentRows,
   nextIncidentNumber,
   updateIncident,
+  type ActorRef,
   type IncidentPatch,
   type IncidentRow,
 } from './incidents.queries.js';
@@ -145,8 +146,9 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
-  opts: { event?: boolean } = {},
+  opts: { event?: boolean; by?: ActorRef } = {},
 ): Promise<PendingChange> {
+  const by = opts.by ?? writerOf(ctx);
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
     throw new AppError('INVALID_STATUS_TRANSITION', {
@@ -176,6 +178,12 @@ export async function changeIncident(
   if (input.status !== undefined) {
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
+    // Leaving investigating is a response to the incident: it acknowledges it, unless it is the
+    // incident's own alerts resolving it (monitoring clearing is nobody's acknowledgement).
+    if (row.status === 'investigating' && row.acknowledged_at === null && by.type !== 'alert_source') {
+      Object.assign(patch, acknowledgementOf(by, ctx.now));
+      changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
+    }
   }
   if (Object.keys(changes).length === 0) return { row: Promise.resolve(row), after: row, changes };
   // What the UPDATE will return: the row is locked, so only this change moves it.
@@ -186,16 +194,19 @@ export async function changeIncident(
   const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
   const others: Promise<void>[] = [];
   if (input.status !== undefined && changes.status) {
-    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`));
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`, by));
   }
   if (input.severity !== undefined && changes.severity) {
-    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`));
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`, by));
   }
+  // An alert source acting is named as the actor; a user or key is the request's principal.
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
   others.push(
     recordAuditEvent(tx, ctx, tenantId, {
       action: 'incident.updated',
       target: { type: 'incident', id: row.id },
       metadata: { changes, version: row.version + 1 },
+      ...actor,
     }),
   );
   if (opts.event !== false) {
@@ -204,6 +215,7 @@ export async function changeIncident(
         type: changes.status ? 'incident.status_changed' : 'incident.updated',
         incidentId: row.id,
         data: { incident: presentIncident(after), changes },
+        ...actor,
       }).then(() => undefined),
     );
   }
@@ -222,6 +234,59 @@ export function appendSystemEvent(
   incidentId: string,
   type: Exclude<TimelineEventType, 'note'>,
   message: string,
+  by: ActorRef = writerOf(ctx),
 ): Promise<void> {
-  return appendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
+  return appendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: by, now: ctx.now });
+}
+
+/** The columns that record an acknowledgement. */
+export function acknowledgementOf(by: ActorRef, now: Date): Pick<IncidentPatch, 'acknowledged_at' | 'acknowledged_by_type' | 'acknowledged_by_id'> {
+  return { acknowledged_at: now, acknowledged_by_type: by.type, acknowledged_by_id: by.id };
+}
+
+/**
+ * Acknowledges a locked incident once: the first acknowledgement stamps `acknowledgedAt` and
+ * `acknowledgedBy`, writes an `acknowledged` timeline event, an `incident.acknowledged` audit row
+ * and event, and bumps the version; an acknowledged incident is left alone (null). An `implicit`
+ * acknowledgement (a status update's) is part of another mutation, whose own audit row and event
+ * record it, so it writes neither.
+ */
+export async function acknowledgeLockedIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  row: IncidentRow,
+  by: ActorRef,
+  note: string,
+  opts: { implicit?: boolean } = {},
+): Promise<IncidentRow | null> {
+  if (row.acknowledged_at !== null) return null;
+  const [updated] = await Promise.all([
+    updateIncident(tx, tenantId, row.id, acknowledgementOf(by, ctx.now), ctx.now),
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'acknowledged', note, by),
+  ]);
+  if (opts.implicit) return updated;
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.acknowledged',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, version: updated.version },
+      ...actor,
+    }),
+    recordEvent(tx, ctx, tenantId, {
+      type: 'incident.acknowledged',
+      incidentId: row.id,
+      data: { incident: presentIncident(updated), changes: { acknowledgedAt: { from: null, to: ctx.now.toISOString() } } },
+      ...actor,
+    }),
+  ]);
+  return updated;
+}
+
+/** POST /v1/incidents/:incidentId/acknowledge: idempotent (a second call changes nothing). */
+export async function acknowledgeIncident(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string): Promise<IncidentRow> {
+  const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
+  const by = writerOf(ctx);
+  return (await acknowledgeLockedIncident(tx, ctx, tenantId, row, by, 'Incident acknowledged.')) ?? row;
 }

@@ -5,7 +5,7 @@ import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { recordEvent } from '../events/events.record.js';
 import { presentIncident, presentStatusUpdate } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
-import { appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
+import { acknowledgeLockedIncident, appendSystemEvent, changeIncident, loadIncident, writerOf } from './incidents.service.js';
 import { insertStatusUpdate, listStatusUpdateRows } from './status-updates.queries.js';
 import type { CreateStatusUpdateInput } from './status-updates.schema.js';
 
@@ -22,9 +22,17 @@ export async function listStatusUpdates(tx: Queryable, ctx: RequestContext, tena
  */
 export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, input: CreateStatusUpdateInput) {
   const status = input.status ?? null;
-  const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: status !== null });
+  // Posting a status update is a response: it acknowledges an unacknowledged incident, so the
+  // incident is locked whenever it may change.
+  const incident = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
   // The status update is the mutation's one event, so the incident change records none of its own.
   const change = status === null ? null : await changeIncident(tx, ctx, tenantId, incident, { status }, { event: false });
+  let after = change === null ? incident : change.after;
+  const changes: Record<string, unknown> = { ...change?.changes };
+  if (after.acknowledged_at === null) {
+    after = (await acknowledgeLockedIncident(tx, ctx, tenantId, after, writerOf(ctx), 'Acknowledged by a status update.', { implicit: true })) ?? after;
+    changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
+  }
   const actor = writerOf(ctx);
   const [row] = await Promise.all([
     insertStatusUpdate(tx, { tenantId, incidentId, message: input.message, status, visibility: input.visibility, actor, now: ctx.now }),
@@ -41,7 +49,7 @@ export async function postStatusUpdate(tx: Queryable, ctx: RequestContext, tenan
     recordEvent(tx, ctx, tenantId, {
       type: 'status_update.created',
       incidentId,
-      data: change === null ? { statusUpdate, incident: presentIncident(incident) } : { statusUpdate, incident: presentIncident(change.after), changes: change.changes },
+      data: Object.keys(changes).length === 0 ? { statusUpdate, incident: presentIncident(after) } : { statusUpdate, incident: presentIncident(after), changes },
     }),
   ]);
   return statusUpdate;

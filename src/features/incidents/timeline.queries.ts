@@ -1,6 +1,7 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { columnsOf, oneRow } from '../../platform/db/sql.js';
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
+import type { ActorRef } from './incidents.queries.js';
 import type { TimelineEventType } from './timeline.schema.js';
 
 export interface TimelineEventRow {
@@ -8,7 +9,7 @@ export interface TimelineEventRow {
   type: TimelineEventType;
   message: string;
   occurred_at: Date;
-  actor_type: 'user' | 'service_account';
+  actor_type: ActorRef['type'];
   actor_id: string;
   created_at: Date;
 }
@@ -21,7 +22,7 @@ export interface NewTimelineEvent {
   type: TimelineEventType;
   message: string;
   occurredAt: Date;
-  actor: { type: 'user' | 'service_account'; id: string };
+  actor: ActorRef;
   now: Date;
 }
 

@@ -52,3 +52,12 @@ export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Query
     return fn(tx);
   });
 }
+
+/**
+ * A transaction with neither tenant nor user set: it sees only what narrow cross-tenant policies
+ * admit (an alert source found by its routing key's digest) until the caller has authenticated
+ * and sets the tenant it found (alert ingestion).
+ */
+export function withUnscopedTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId: null }, fn);
+}

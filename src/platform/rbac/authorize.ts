@@ -18,6 +18,7 @@ const TABLE: Record<Action, { roles: readonly Role[]; scopes: readonly Scope[] }
   'audit_log.read': { roles: ['owner', 'admin'], scopes: [] },
   'billing.read': { roles: ['owner', 'admin'], scopes: [] },
   'webhooks.manage': { roles: ['owner', 'admin'], scopes: [] },
+  'alert_sources.manage': { roles: ['owner', 'admin'], scopes: [] },
 };
 
 /**

@@ -16,5 +16,6 @@ export const ACTIONS = [
   'audit_log.read',
   'billing.read',
   'webhooks.manage',
+  'alert_sources.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -15,9 +15,17 @@ export const METRIC = {
   incidentsResolved: 'incident_tracker.incidents.resolved',
   incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
   auditEvents: 'incident_tracker.audit.events',
+  alertsReceived: 'incident_tracker.alerts.received',
   eventsWritten: 'incident_tracker.events.written',
   eventStreamsOpen: 'incident_tracker.event_streams.open',
 } as const;
+
+/**
+ * What became of one received alert event: a new alert, one added to an open alert
+ * (`deduplicated`), an alert acknowledged or resolved, an acknowledge or resolve with no open
+ * alert (`ignored`), or a refusal (`rate-limited`, `invalid`: a bad body or routing key).
+ */
+export type AlertOutcome = 'new' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored' | 'rate-limited' | 'invalid';
 
 export type ApiKeyOutcome = 'succeeded' | 'malformed' | 'invalid' | 'revoked' | 'expired';
 
@@ -30,6 +38,7 @@ interface Instruments {
   incidentsResolved: Counter;
   incidentTimeToResolve: Histogram;
   auditEvents: Counter;
+  alertsReceived: Counter;
   eventsWritten: Counter;
   eventStreamsOpen: UpDownCounter;
 }
@@ -56,6 +65,10 @@ const instruments = perMeterProvider(
       advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
     }),
     auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
+    alertsReceived: meter.createCounter(METRIC.alertsReceived, {
+      description: 'Alert events received, by outcome (new, deduplicated, acknowledged, resolved, ignored, rate-limited, invalid).',
+      unit: '{event}',
+    }),
     eventsWritten: meter.createCounter(METRIC.eventsWritten, { description: 'Events committed to the event record, by type.', unit: '{event}' }),
     eventStreamsOpen: meter.createUpDownCounter(METRIC.eventStreamsOpen, { description: 'Open GET /v1/events/stream connections on this node.', unit: '{stream}' }),
   }),
@@ -98,7 +111,19 @@ export function countIncidentCreated(tx: Queryable): void {
   });
 }
 
-/** Counts a resolution and its time to resolve. */
+/** Counts a refused alert event (rate-limited or invalid) at once: nothing was written. */
+export function recordAlertRefusal(outcome: 'rate-limited' | 'invalid', events = 1): void {
+  instruments().alertsReceived.add(events, { outcome });
+}
+
+/** Counts an applied alert event once its transaction commits. */
+export function recordAlertOutcome(tx: Queryable, outcome: AlertOutcome): void {
+  tx.afterCommit(() => {
+    instruments().alertsReceived.add(1, { outcome });
+  });
+}
+
+/** Counts a resolution and its time to resolve once the transaction commits. */
 export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt: Date): void {
   tx.afterCommit(() => {
     const m = instruments();
