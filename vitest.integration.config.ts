@@ -2,7 +2,8 @@ import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config
 
 // Integration tests build the real app against PGlite (default) or, when TEST_DATABASE_URL and
 // TEST_REDIS_URL are set by `pnpm test:integration:postgres`, against PostgreSQL and Redis. The
-// browser lane (chromium) and the resilience lane (built server, throwaway services) have their own
+// browser lane (chromium), the resilience lane (built server, throwaway services) and the failover
+// lane (pg_auto_failover) have their own
 // configs, so `pnpm test` needs nothing but Node.
 //
 // A worker process runs file after file (isolate: false): importing the app and starting PGlite
@@ -23,7 +24,7 @@ export default defineConfig({
     // Here, not in the projects: it runs once for the whole run and provides to both.
     globalSetup: ['test/support/global-setup.ts'],
     projects: [
-      { test: { ...common, name: 'shared', include: ['test/**/*.test.ts'], exclude: ['test/resilience/**', 'test/browser/**', TELEMETRY], isolate: false } },
+      { test: { ...common, name: 'shared', include: ['test/**/*.test.ts'], exclude: ['test/resilience/**', 'test/ha/**', 'test/browser/**', TELEMETRY], isolate: false } },
       { test: { ...common, name: 'telemetry', include: [TELEMETRY] } },
     ],
   },

@@ -85,6 +85,14 @@ describe('loadConfig', () => {
     expect(config.session.secret).toBe(EXAMPLE_SESSION_SECRET);
   });
 
+  it('accepts a libpq-style list of hosts in DATABASE_URL (high availability) and refuses a malformed one without echoing it', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:pw@db1:5432,db2:5433/app' }, () => undefined);
+    expect(config.database).toMatchObject({ kind: 'postgres', url: 'postgres://u:pw@db1:5432,db2:5433/app' });
+    const problems = problemsOf({ DATABASE_URL: 'postgres://u:hunter2@db1,,db2/app' });
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL:/)]);
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
   it('uses prepared statements on PostgreSQL unless DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21)', () => {
     const base = { DATABASE_URL: 'postgres://u@db/app' };
     expect(loadConfig(base, () => undefined).database).toMatchObject({ kind: 'postgres', preparedStatements: true });

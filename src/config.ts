@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { databaseHosts } from './platform/db/hosts.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -19,7 +20,12 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  // One host, or several as libpq writes them (postgres://u:p@db1:5432,db2:5432/app): the pool
+  // then connects to whichever is the writable primary (src/platform/db/hosts.ts).
+  DATABASE_URL: z
+    .string()
+    .refine((v) => databaseHosts(v) !== null, { error: 'expected postgres://[user[:password]@]host[:port][,host[:port]...]/database' })
+    .optional(),
   DATABASE_POOL_MAX: positiveInt.max(100).default(4),
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(2000),

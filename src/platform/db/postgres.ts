@@ -16,6 +16,7 @@ import { observePool, traced, traceTransaction, type DbTarget, type StatementTra
 import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { listenOnDedicatedClient } from './pg-listener.js';
 import { parseTimestamptz } from './timestamps.js';
+import { createPool, databaseHosts } from './hosts.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -108,9 +109,9 @@ function dbTarget(url: string): DbTarget {
 }
 
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
-  const target = dbTarget(opts.url);
-  const pool = new pg.Pool({
-    connectionString: opts.url,
+  // Spans name the first host of a list; which one answers is in the 'database primary found' log.
+  const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
+  const pool = createPool(opts.url, {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -118,7 +119,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
-  });
+  }, opts.logger);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
