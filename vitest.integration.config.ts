@@ -24,7 +24,7 @@ export default defineConfig({
     // Here, not in the projects: it runs once for the whole run and provides to both.
     globalSetup: ['test/support/global-setup.ts'],
     projects: [
-      { test: { ...common, name: 'shared', include: ['test/**/*.test.ts'], exclude: ['test/resilience/**', 'test/ha/**', 'test/browser/**', TELEMETRY], isolate: false } },
+      { test: { ...common, name: 'shared', include: ['test/**/*.test.ts'], exclude: ['test/resilience/**', 'test/ha/**', 'test/browser/**', 'test/e2e/**', TELEMETRY], isolate: false } },
       { test: { ...common, name: 'telemetry', include: [TELEMETRY] } },
     ],
   },
