@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { databaseHosts } from './platform/db/hosts.js';
+import { databaseHosts, type HostTarget } from './platform/db/hosts.js';
+import { readHostTargets } from './platform/db/replicas.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -30,6 +31,9 @@ const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(2000),
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
+  // Standbys (host[:port], comma-separated) that may serve read-only requests once they have
+  // replayed the caller's last write (src/platform/db/replicas.ts); same credentials as DATABASE_URL.
+  DATABASE_READ_HOSTS: z.string().optional(),
   PGLITE_DATA_DIR: z.string().min(1).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   SESSION_SECRET: z.string().min(1).optional(),
@@ -100,7 +104,16 @@ export interface Config {
   host: string;
   logLevel: Env['LOG_LEVEL'];
   database:
-    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectionTimeoutMs: number; preparedStatements: boolean }
+    | {
+        kind: 'postgres';
+        url: string;
+        poolMax: number;
+        statementTimeoutMs: number;
+        connectionTimeoutMs: number;
+        preparedStatements: boolean;
+        /** DATABASE_READ_HOSTS, each with DATABASE_URL's credentials; null = every read on the primary. */
+        readHosts: HostTarget[] | null;
+      }
     | { kind: 'pglite'; dataDir: string | null; statementTimeoutMs: number };
   redisUrl: string | null;
   session: { secret: string; idleTimeoutMs: number; absoluteTimeoutMs: number; cookieName: string; secure: boolean };
@@ -187,6 +200,12 @@ export function loadConfig(
     problems.push('TRUST_PROXY: expected a hop count, false, or comma-separated proxy addresses/CIDRs');
   }
   const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, problems);
+  let readHosts: HostTarget[] | null = null;
+  if (e.DATABASE_READ_HOSTS !== undefined) {
+    readHosts = e.DATABASE_URL ? readHostTargets(e.DATABASE_URL, e.DATABASE_READ_HOSTS) : null;
+    if (!e.DATABASE_URL) problems.push('DATABASE_READ_HOSTS: needs DATABASE_URL (the embedded database has no standbys)');
+    else if (readHosts === null) problems.push('DATABASE_READ_HOSTS: expected host[:port][,host[:port]...]');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (isProduction && trustProxy === false) {
@@ -211,6 +230,7 @@ export function loadConfig(
         statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
         connectionTimeoutMs: e.DATABASE_CONNECTION_TIMEOUT_MS,
         preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
+        readHosts,
       }
     : {
         kind: 'pglite',

@@ -10,12 +10,14 @@ import {
   type TxLookup,
   type TxOpened,
   type TxQueryable,
+  type TxRouting,
   type TxSettings,
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { parseTimestamptz } from './timestamps.js';
-import { createPool, databaseHosts } from './hosts.js';
+import { createPool, databaseHosts, type HostTarget } from './hosts.js';
+import { ReadReplicas, ReplicaBehind, type ReadReplica, type TxGate } from './replicas.js';
 
 // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
@@ -34,8 +36,31 @@ export interface PostgresOptions {
    * (PgBouncer before 1.21, or without `max_prepared_statements`).
    */
   preparedStatements: boolean;
+  /** DATABASE_READ_HOSTS: standbys for read-only transactions (read-your-writes; see replicas.ts). */
+  readHosts?: HostTarget[] | null;
   logger: Logger;
 }
+
+/**
+ * After COMMIT, on the same connection and in the same round trip: the WAL insert position, which
+ * is at or past the end of the commit record just written (`pg_current_wal_lsn()`, the write
+ * position, may still be short of it under `synchronous_commit = off`).
+ */
+const COMMIT_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn';
+
+/** Where a transaction runs: the primary's pool, or a standby's for a replica read. */
+interface TxSource {
+  pool: pg.Pool;
+  target: DbTarget;
+}
+
+/** What a transaction does besides its work: a gate before it (replica reads), a commit position after it. */
+interface TxExtras {
+  gate: TxGate | null;
+  capture: ((lsn: string) => void) | null;
+}
+
+const NO_EXTRAS: TxExtras = { gate: null, capture: null };
 
 /** Statement texts seen so far and their names; bounded, since a few statements are built per request. */
 const statementNames = new Map<string, string>();
@@ -110,7 +135,7 @@ function dbTarget(url: string): DbTarget {
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
   // Spans name the first host of a list; which one answers is in the 'database primary found' log.
   const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
-  const pool = createPool(opts.url, {
+  const poolConfig: pg.PoolConfig = {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -118,7 +143,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
-  }, opts.logger);
+  };
+  const pool = createPool(opts.url, poolConfig, opts.logger);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
@@ -133,9 +159,9 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
    * `pool.connect()` would leave a gap in which the termination message, arriving in the same
    * read as the connection's first ReadyForQuery, finds no listener.
    */
-  function checkout(onError: (err: Error) => void): Promise<pg.PoolClient> {
+  function checkout(from: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
     return new Promise((resolve, reject) => {
-      pool.connect((err, client) => {
+      from.connect((err, client) => {
         if (err || !client) {
           reject(err ?? new Error('no client from the pool'));
           return;
@@ -151,11 +177,15 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   const systemPreamble = `BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`;
   const systemPreambleText = redactSqlLiterals(systemPreamble);
 
+  const primary: TxSource = { pool, target };
+
   async function run<T>(
     preamble: string,
     preambleText: string,
     lookup: TxLookup | null,
     fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+    source: TxSource = primary,
+    extras: TxExtras = NO_EXTRAS,
   ): Promise<T> {
     let broken = false;
     // The next query on a client that reported an error fails, so the request gets 503 and the
@@ -164,15 +194,20 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       broken = true;
       opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database client error during a transaction');
     };
-    const statementTrace = traceTransaction(target);
-    const client = await checkout(onError);
+    const statementTrace = traceTransaction(source.target);
+    const client = await checkout(source.pool, onError);
     const tx = txQueryable(client, opts.preparedStatements, statementTrace);
     try {
       // The lookup is sent right behind the preamble without waiting for its answer (one round
       // trip); being a prepared statement of its own, it runs once the preamble has set the role.
       // Corking the two into one write measured no difference, so the preamble leaves alone.
+      const gate = extras.gate?.(client) ?? null;
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
+      if (gate !== null) {
+        opening.catch(() => undefined);
+        if (!(await gate)) throw new ReplicaBehind();
+      }
       await opening;
       const lookupRows = found === null ? [] : (await found).rows;
       const result = await fn(tx, { lookupRows });
@@ -181,9 +216,15 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       // settle() reports the statement's error.
       const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
+      const position = extras.capture === null ? null : client.query<{ lsn: string }>(COMMIT_POSITION_SQL);
+      position?.catch(() => undefined);
       await tx.settle();
       const committed = await commit;
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
+      // A lost answer here is no failed write: the caller just has no newer position to wait for
+      // (its reads then go wherever its last known position allows).
+      const lsn = position === null ? undefined : (await position.catch(() => null))?.rows[0]?.lsn;
+      if (lsn !== undefined) extras.capture?.(lsn);
       return result;
     } catch (err) {
       // Nothing of the transaction is left in flight when it rolls back (a lookup behind a failed
@@ -203,18 +244,36 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   }
 
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
+  const replicas = opts.readHosts?.length ? new ReadReplicas(opts.readHosts, poolConfig, opts.logger) : null;
+  // Spans show a replica read's opening statement as READ ONLY; the preamble's literals stay `?`.
+  const readOnlyPreambleText = appPreambleText.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
+
+  function withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>, routing?: TxRouting): Promise<T> {
+    const preamble = appTxPreamble(settings, opts.statementTimeoutMs);
+    const lookup = settings.lookup ?? null;
+    if (replicas === null || routing === undefined) return run(preamble, appPreambleText, lookup, fn);
+    const { position } = routing;
+    if (!routing.readOnly) return run(preamble, appPreambleText, lookup, fn, primary, { gate: null, capture: (lsn) => { position.advance(lsn); } });
+    const readOnly = preamble.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
+    return replicas.read(
+      position,
+      (replica: ReadReplica, gate) => run(readOnly, readOnlyPreambleText, lookup, fn, replica, { gate, capture: null }),
+      () => run(preamble, appPreambleText, lookup, fn),
+    );
+  }
 
   return {
     kind: 'postgres',
+    replicaReads: replicas !== null,
     pool,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookup ?? null, fn),
+    withAppTx,
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
       stopObservingPool();
-      await pool.end();
+      await Promise.all([pool.end(), replicas?.close()]);
     },
   };
 }

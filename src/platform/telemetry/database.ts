@@ -192,6 +192,8 @@ export function observeDatabase(db: Database): Database {
     // started its queue, and a pool hands a released client to the next waiting request from
     // the releasing one's; the handler must run in its own request's context.
     const inner = context.bind(context.active(), (tx: Queryable, opened: TxOpened): Promise<T> => {
+      // A replica read that ends on the primary runs `fn` again: only the last run's callbacks count.
+      callbacks.length = 0;
       pendingByTx.set(tx, callbacks);
       return fn(tx, opened);
     });
@@ -207,7 +209,8 @@ export function observeDatabase(db: Database): Database {
   }
   return {
     kind: db.kind,
-    withAppTx: (settings, fn) => run((inner) => db.withAppTx(settings, inner), fn),
+    replicaReads: db.replicaReads,
+    withAppTx: (settings, fn, routing) => run((inner) => db.withAppTx(settings, inner, routing), fn),
     withSystemTx: (fn) => run((inner) => db.withSystemTx((tx) => inner(tx, { lookupRows: [] })), fn),
     ping: () => db.ping(),
     close: () => db.close(),
