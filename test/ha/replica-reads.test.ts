@@ -10,8 +10,13 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
 import { ReadPosition, type ReadRoute } from '../../src/platform/db/read-position.js';
 import { readHostTargets } from '../../src/platform/db/replicas.js';
 import { createLogger } from '../../src/platform/log/logger.js';
+import { SmtpSink } from '../support/smtp-sink.js';
 import { waitFor } from '../resilience/support/env.js';
+import { send, type ApiKeyClient, type SessionClient } from '../resilience/support/http.js';
 import { Cleanup } from '../resilience/support/processes.js';
+import { ThrowawayRedis } from '../resilience/support/redis.js';
+import { ServerProcess } from '../resilience/support/server.js';
+import { createApiKey, ownerWithTenant } from '../resilience/support/stack.js';
 import { postgresBinDir, query, StreamingPair } from './support/standby.js';
 
 const binDir = postgresBinDir();
@@ -116,6 +121,75 @@ if (binDir === null) {
       await db.withAppTx(SETTINGS, (tx) => tx.query('UPDATE replica_probe SET id = -id WHERE id = $1', [id]), { position, readOnly: true });
       expect(position.lastRead).toBe('primary_fallback');
       expect(await query(pair.primaryUrl, 'SELECT 1 FROM replica_probe WHERE id = $1', [-id])).toHaveLength(1);
+    });
+
+    describe('through the built API (DATABASE_READ_HOSTS)', () => {
+      let owner: SessionClient;
+      let bot: ApiKeyClient;
+      const API_PAIRS = 100;
+
+      beforeAll(async () => {
+        const redis = await ThrowawayRedis.start(cleanup);
+        const sink = new SmtpSink();
+        await sink.start();
+        cleanup.add('smtp sink', () => sink.stop());
+        const server = await ServerProcess.start(cleanup, { databaseUrl: pair.primaryUrl, redisUrl: redis.url, smtpUrl: sink.url, env: { DATABASE_READ_HOSTS: pair.standbyHost } });
+        let tenantId: string;
+        ({ owner, tenantId } = await ownerWithTenant(server.baseUrl));
+        bot = await createApiKey(owner, tenantId);
+      });
+
+      const create = async (client: ApiKeyClient | SessionClient) => {
+        const res = await client.post('/v1/incidents', { title: 'replica read', severity: 'SEV3' });
+        expect(res.status).toBe(201);
+        const token = res.headers['consistency-token'];
+        expect(token).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+        return { id: (res.body as { id: string }).id, token: String(token), setCookie: res.headers['set-cookie'] ?? [] };
+      };
+
+      it(`an API-key client that sends back the Consistency-Token of its write reads it ${String(API_PAIRS)} times in ${String(API_PAIRS)}`, async () => {
+        let stale = 0;
+        for (let i = 0; i < API_PAIRS; i++) {
+          const { id, token } = await create(bot);
+          const res = await bot.get(`/v1/incidents/${id}`, { headers: { 'consistency-token': token } });
+          if (res.status !== 200) stale++;
+          expect(res.headers['consistency-token']).toBe(token);
+        }
+        print('replica reads through the API', { pairs: String(API_PAIRS), stale_with_token: String(stale) });
+        expect(stale).toBe(0);
+      });
+
+      it('while the standby replays nothing: a write\'s token reads from the primary, 0/0 reads the stale standby, no token reads the primary, a malformed token is a 400', async () => {
+        await pair.setReplayPaused(true);
+        try {
+          const { id, token } = await create(bot);
+          expect((await bot.get(`/v1/incidents/${id}`, { headers: { 'consistency-token': token } })).status).toBe(200);
+          const anywhere = await bot.get(`/v1/incidents/${id}`, { headers: { 'consistency-token': '0/0' } });
+          expect(anywhere.status).toBe(404);
+          expect((await bot.get(`/v1/incidents/${id}`)).status).toBe(200);
+          const bad = await bot.get(`/v1/incidents/${id}`, { headers: { 'consistency-token': 'latest' } });
+          expect(bad.status).toBe(400);
+          expect((bad.body as { code: string }).code).toBe('VALIDATION_FAILED');
+        } finally {
+          await pair.setReplayPaused(false);
+        }
+      });
+
+      it('while the standby replays nothing: a browser session\'s write sets the position cookie, and its reads with it see the write', async () => {
+        await pair.setReplayPaused(true);
+        try {
+          const { id, setCookie } = await create(owner);
+          const lsnCookie = setCookie.map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('__Host-sid_lsn='));
+          expect(lsnCookie).toBeDefined();
+          const withCookie = await send(owner.baseUrl, 'GET', `/v1/incidents/${id}`, { headers: { cookie: `${owner.cookie ?? ''}; ${lsnCookie ?? ''}` } });
+          expect(withCookie.status).toBe(200);
+          // The same session without its position cookie (a session that never wrote) reads the standby.
+          const withoutCookie = await send(owner.baseUrl, 'GET', `/v1/incidents/${id}`, { headers: { cookie: owner.cookie ?? '' } });
+          expect(withoutCookie.status).toBe(404);
+        } finally {
+          await pair.setReplayPaused(false);
+        }
+      });
     });
 
     it('when the standby is down, then reads go to the primary', async () => {

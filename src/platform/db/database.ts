@@ -43,6 +43,12 @@ export interface TxSettings {
 export interface TxOpened {
   /** The rows of `TxSettings.lookup` (none without one). */
   lookupRows: Record<string, unknown>[];
+  /**
+   * The transaction runs on a standby (a replica read). What it reads may trail the primary by
+   * writes of other callers, so a refusal based on it (no membership, a stale session) must come
+   * from the primary: throw `NeedsPrimary` and the work runs there instead.
+   */
+  standby?: boolean;
 }
 
 /**

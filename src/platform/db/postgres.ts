@@ -210,7 +210,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       }
       await opening;
       const lookupRows = found === null ? [] : (await found).rows;
-      const result = await fn(tx, { lookupRows });
+      const result = await fn(tx, { lookupRows, standby: source !== primary });
       // Sent at once, behind whatever the handler left in flight (usually in the same write). If
       // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
       // settle() reports the statement's error.

@@ -45,6 +45,14 @@ export class ReplicaBehind extends Error {
   }
 }
 
+/** Thrown by work on a standby that must not decide from what the standby shows: it runs on the primary. */
+export class NeedsPrimary extends Error {
+  constructor(why: string) {
+    super(why);
+    this.name = 'NeedsPrimary';
+  }
+}
+
 /** Waits (polling, at most REPLAY_WAIT_MS) until the client's server has replayed `lsn`. */
 export function replayGate(lsn: string, waitMs = REPLAY_WAIT_MS): TxGate {
   return async (client) => {
@@ -74,6 +82,7 @@ function codeOf(err: unknown): unknown {
 /** Why a failed replica read may run on the primary instead, or null when its error is the answer. */
 function fallbackReason(err: unknown): Fallback | null {
   if (err instanceof ReplicaBehind) return 'behind';
+  if (err instanceof NeedsPrimary) return 'other';
   // The work tried to write (a READ ONLY transaction, or a standby), or the standby cancelled it.
   if (codeOf(err) === '25006' || isRecoveryConflict(err)) return 'other';
   if (isConnectionFailure(err)) return 'down';

@@ -14,6 +14,8 @@ import { traceHandler } from '../telemetry/http.js';
 import { setRequestSpanAttributes } from '../telemetry/tracing.js';
 import type { Principal, RequestContext } from './context.js';
 import { AppError } from './errors.js';
+import { NeedsPrimary } from '../db/replicas.js';
+import { requestRouting, sendPosition } from './consistency.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -224,6 +226,7 @@ export class RouteRegistry {
       const userId = apiKey === undefined ? sessionOf(req)?.userId : undefined;
       if (apiKey === undefined && !userId) throw new AppError('AUTH_REQUIRED');
       const input = parseAll(spec, req);
+      const routing = requestRouting(req, this.deps.db, this.deps.config.session.cookieName);
 
       let tenantId: string | undefined;
       if (spec.tenant === 'path') {
@@ -263,6 +266,10 @@ export class RouteRegistry {
               },
           async (tx, opened) => {
             let resolvedTenant: string;
+            // A standby may not have replayed a new key or membership yet: only the primary refuses.
+            if (opened.standby === true && !(apiKey !== undefined ? apiKeyRowPresent(opened.lookupRows) : membershipConfirmed(req, opened.lookupRows))) {
+              throw new NeedsPrimary('the standby does not confirm the caller');
+            }
             if (apiKey !== undefined) {
               const key = await authenticateApiKey(tx, apiKey, now, opened.lookupRows);
               ctx.principal = { type: 'service_account', serviceAccountId: key.serviceAccountId, apiKeyId: key.apiKeyId, scopes: key.scopes };
@@ -308,6 +315,7 @@ export class RouteRegistry {
             }
             return result;
           },
+          routing,
         );
 
       // The result with its body settled (a handler's body promise settles after the commit).
@@ -331,6 +339,7 @@ export class RouteRegistry {
           throw await this.afterFailure(err, ctx, req);
         }
       }
+      sendPosition(req, res, routing, this.deps.config.session);
       send(res, result);
     }));
   }
@@ -377,6 +386,17 @@ export class RouteRegistry {
     );
     return rows[0]?.session_epoch === req.session.epoch;
   }
+}
+
+/** On a standby: the key's row is there (a key too new for the standby is checked on the primary). */
+function apiKeyRowPresent(lookupRows: readonly Record<string, unknown>[]): boolean {
+  return lookupRows.length === 1;
+}
+
+/** On a standby: the session's membership and epoch as checkMembership would accept them. */
+function membershipConfirmed(req: Request, lookupRows: readonly Record<string, unknown>[]): boolean {
+  const row = lookupRows[0] as { role: Role | null; session_epoch: number } | undefined;
+  return row !== undefined && row.role !== null && row.session_epoch === req.session.epoch;
 }
 
 /**

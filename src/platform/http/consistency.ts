@@ -1,0 +1,47 @@
+/**
+ * Read-your-writes across standbys (DATABASE_READ_HOSTS; README "High availability"). A tenant
+ * route's transaction carries the caller's position: writes advance it and return it as the
+ * `Consistency-Token` header (and, for browser sessions, a cookie); a GET goes to a standby only
+ * once the standby has replayed that position. Without DATABASE_READ_HOSTS none of this runs.
+ */
+import type { Request, Response } from 'express';
+import type { Database, TxRouting } from '../db/database.js';
+import { laterLsn, parseLsn, ReadPosition } from '../db/read-position.js';
+import { cookieValue } from '../session/session.js';
+import { AppError } from './errors.js';
+
+export const CONSISTENCY_HEADER = 'Consistency-Token';
+
+/** The position cookie of a browser session: named after the session cookie (`__Host-sid_lsn` in production). */
+function cookieName(sessionCookie: string): string {
+  return `${sessionCookie}_lsn`;
+}
+
+/**
+ * The request's routing, or undefined when replica reads are off. API-key clients send the token
+ * back; one that sends none reads from the primary as before (`0/0` opts into any standby). A
+ * browser session's cookie holds its position; without one (it never wrote) any standby serves it.
+ * A token that is not one is a 400, so a client's bug is seen rather than silently read stale.
+ */
+export function requestRouting(req: Request, db: Database, sessionCookie: string): TxRouting | undefined {
+  if (!db.replicaReads) return undefined;
+  const header = req.get(CONSISTENCY_HEADER);
+  if (header !== undefined && parseLsn(header) === null) {
+    throw new AppError('VALIDATION_FAILED', { details: { header: CONSISTENCY_HEADER, reason: 'expected a token from an earlier response, such as 16/B374D848' } });
+  }
+  const fromCookie = req.apiKey === undefined ? cookieValue(req.get('cookie'), cookieName(sessionCookie)) : null;
+  const position = new ReadPosition(laterLsn(header ?? null, fromCookie !== null && parseLsn(fromCookie) !== null ? fromCookie : null));
+  const reads = req.method === 'GET' || req.method === 'HEAD';
+  return { position, readOnly: reads && (req.apiKey === undefined || header !== undefined) };
+}
+
+/** Returns the position after a tenant request: the header always, the cookie when a session's write moved it. */
+export function sendPosition(req: Request, res: Response, routing: TxRouting | undefined, session: { cookieName: string; secure: boolean }): void {
+  const lsn = routing?.position.lsn ?? null;
+  if (routing === undefined || lsn === null) return;
+  res.setHeader(CONSISTENCY_HEADER, lsn);
+  if (req.apiKey !== undefined || routing.readOnly) return;
+  const name = cookieName(session.cookieName);
+  if (cookieValue(req.get('cookie'), name) === lsn) return;
+  res.append('Set-Cookie', `${name}=${lsn}; Path=/; HttpOnly; SameSite=Lax${session.secure ? '; Secure' : ''}`);
+}
