@@ -21,6 +21,16 @@ export default tseslint.config(
     },
   },
   {
+    // The platform holds no business rules: features pass theirs in (RouteDeps, built in src/app.ts).
+    files: ['src/platform/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/features/**', '**/features'], message: 'platform/ must not import from features/: pass the rule in (see RouteDeps).' }] },
+      ],
+    },
+  },
+  {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },

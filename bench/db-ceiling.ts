@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { apiKeyLookup } from '../src/features/api-keys/api-key.auth.js';
+import { INCIDENT_COLUMNS as COLUMNS } from '../src/features/incidents/incidents.queries.js';
 import { appTxPreamble } from '../src/platform/db/database.js';
 import { log } from './lib/measure.js';
 import { parseOptions } from './lib/options.js';
@@ -30,8 +31,6 @@ import { median, round } from './lib/stats.js';
 const COPY = `${BENCH_DATABASE}_ceiling`;
 const TENANTS = 16;
 const INCIDENTS_PER_TENANT = 4;
-const COLUMNS = `id, number, title, description, severity, status, commander_id, created_by_type, created_by_id,
-  started_at, identified_at, monitoring_at, resolved_at, created_at, updated_at, version`;
 
 interface Pick {
   tenantId: string;

@@ -6,7 +6,7 @@ import { stopAllLoad } from './lib/load.js';
 import { log, ProbeError, type VariantResult } from './lib/measure.js';
 import { parseOptions, SCENARIO_IDS, type BenchOptions, type ScenarioId } from './lib/options.js';
 import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
-import { ensureBuilt, PROFILE_DIR, RESULTS_DIR, startApp, startBaseline, telemetryAvailable, type AppProcess } from './lib/processes.js';
+import { ensureBuilt, PROFILE_DIR, RESULTS_DIR, startApp, startBaseline, telemetryAvailable, type AppProcess, type BaselineName } from './lib/processes.js';
 import { evaluate, notMeasured, targetsTable, variantsTable, type TargetResult } from './lib/report.js';
 import {
   deepPageGroup,
@@ -65,6 +65,7 @@ const GROUP_OF: Record<ScenarioId, GroupKey> = {
   P10: 'list',
   P3: 'session',
   P4: 'write',
+  P4d: 'write',
   P5: 'deep',
   P6: 'telemetry',
   P7: 'flood',
@@ -74,7 +75,7 @@ const GROUP_ORDER: GroupKey[] = ['list', 'session', 'deep', 'write', 'flood', 'l
 const GROUP_LABEL: Record<GroupKey, string> = {
   list: 'P1/P2',
   session: 'P3',
-  write: 'P4',
+  write: 'P4/P4d',
   deep: 'P5',
   telemetry: 'P6',
   flood: 'P7',
@@ -94,12 +95,15 @@ async function main(opts: BenchOptions): Promise<number> {
 
   const app = await startApp(opts, 'app', data.databaseUrl, { profile: opts.profile });
   log(`app: ${app.command} on 127.0.0.1:${app.port} (pid ${app.pid})`);
-  const baselines: Partial<Record<'b0' | 'b1' | 'b-update', Child>> = {};
+  const baselines: Partial<Record<BaselineName, Child>> = {};
   if (groups.includes('list')) {
     baselines.b0 = await startBaseline(opts, 'b0', data.databaseUrl);
     baselines.b1 = await startBaseline(opts, 'b1', data.databaseUrl);
   }
-  if (groups.includes('write')) baselines['b-update'] = await startBaseline(opts, 'b-update', data.databaseUrl);
+  if (groups.includes('write')) {
+    baselines['b-update'] = await startBaseline(opts, 'b-update', data.databaseUrl);
+    baselines.b4 = await startBaseline(opts, 'b4', data.databaseUrl);
+  }
 
   const targets = new Map<ScenarioId, TargetResult>();
   const raw: Record<string, GroupResult & { error?: string }> = {};
@@ -131,9 +135,9 @@ async function main(opts: BenchOptions): Promise<number> {
       } else if (g === 'session') {
         res = await sessionGroup(opts, data, app.port, app.pid, log);
       } else if (g === 'write') {
-        const b = baselines['b-update'];
-        if (!b) throw new Error('b-update not started');
-        res = await writeGroup(opts, data, { bUpdate: b, app }, log);
+        const { 'b-update': bUpdate, b4 } = baselines;
+        if (!bUpdate || !b4) throw new Error('b-update and b4 not started');
+        res = await writeGroup(opts, data, { bUpdate, b4, app }, log);
       } else if (g === 'deep') {
         res = await deepPageGroup(opts, data, app.port, app.pid, log);
       } else if (g === 'flood') {
@@ -160,7 +164,7 @@ async function main(opts: BenchOptions): Promise<number> {
           targets.set('P6', evaluate('P6', res.ratios.P6.median, res.ratios.P6.perRound, exports === 0 ? 'the sink received no OTLP export: telemetry may not be on' : `${exports} OTLP exports received`));
         }
       }
-      for (const id of ['P3', 'P4', 'P5', 'P7', 'P8'] as const) {
+      for (const id of ['P3', 'P4', 'P4d', 'P5', 'P7', 'P8'] as const) {
         const r = res.ratios[id];
         if (r && GROUP_OF[id] === g) targets.set(id, evaluate(id, r.median, r.perRound));
       }

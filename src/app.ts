@@ -1,7 +1,7 @@
 import express, { type Express, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Store } from 'express-session';
-import { registerFeatureRoutes } from './features/index.js';
+import { featureRouteDeps, registerFeatureRoutes } from './features/index.js';
 import { parseApiKey } from './features/api-keys/api-key.token.js';
 import { corsAllowList } from './platform/http/cors.js';
 import { AppError } from './platform/http/errors.js';
@@ -15,8 +15,9 @@ import {
 import { RouteRegistry, type RouteInventoryEntry } from './platform/http/route.js';
 import type { Clock } from './platform/clock.js';
 import type { AppDeps, FeatureDeps } from './deps.js';
+import { createAppServices } from './feature-deps.js';
+import type { JobRunner } from './platform/jobs/runner.js';
 import {
-  AnonymousCsrf,
   enforceSessionLifetime,
   MemorySessionStore,
   RedisSessionStore,
@@ -25,10 +26,8 @@ import {
 } from './platform/session/session.js';
 import { registerHealthRoute } from './features/health/health.routes.js';
 import { registerDocsRoutes } from './features/docs/docs.routes.js';
-import { createAuthRateLimits } from './features/auth/auth.limits.js';
-import { PasswordHasher } from './features/auth/auth.passwords.js';
-import { membershipLookup } from './features/tenants/members.queries.js';
-import { observeDatabase } from './platform/telemetry/database.js';
+import { INGEST_ROUTES, integrationsRouter } from './features/alerts/ingest.routes.js';
+import { EventHub } from './features/events/events.hub.js';
 import { recordApiKeyAuthentication } from './platform/telemetry/metrics.js';
 import { traceRequests } from './platform/telemetry/http.js';
 import { telemetryRunning } from './platform/telemetry/lifecycle.js';
@@ -38,42 +37,25 @@ export interface BuiltApp {
   app: Express;
   inventory: RouteInventoryEntry[];
   deps: FeatureDeps;
+  /**
+   * The background work of the features (mail delivery): main.ts starts it unless WORKERS=off;
+   * tests run it to completion with `drain()`.
+   */
+  jobs: JobRunner;
   /** Where signed-in sessions are kept (tests count its entries). */
   sessionStore: Store;
+  /** The open event streams of this app; `close()` ends them. */
+  eventHub: EventHub;
+  /** Ends open event streams (clients reconnect elsewhere) and releases in-process resources. */
   close(): void;
 }
-
-const systemClock: Clock = { now: () => new Date() };
 
 /** Builds the Express app. Never listens; tests and main.ts both call this. */
 export function buildApp(input: AppDeps): BuiltApp {
   const { config, redis, logger } = input;
-  // Transactions with afterCommit (metrics count only committed changes) and, on PGlite, SQL spans.
-  const db = observeDatabase(input.db);
-  const clock = input.clock ?? systemClock;
-  const sessionTimeouts: SessionTimeouts = {
-    idleTimeoutMs: config.session.idleTimeoutMs,
-    absoluteTimeoutMs: config.session.absoluteTimeoutMs,
-    anonymousTimeoutMs: 15 * 60_000,
-  };
+  const { deps, jobs } = createAppServices(input);
+  const { db, clock, sessionTimeouts, eventHub } = deps;
   const store = redis ? new RedisSessionStore(redis, sessionTimeouts) : new MemorySessionStore(sessionTimeouts);
-  const deps: FeatureDeps = {
-    config,
-    db,
-    redis,
-    logger,
-    mailer: input.mailer,
-    clock,
-    limits: createAuthRateLimits(config, redis, clock),
-    hasher: new PasswordHasher(config.argon2MaxConcurrency),
-    sessionTimeouts,
-    anonymousCsrf: new AnonymousCsrf({
-      secret: config.session.secret,
-      cookieName: config.session.cookieName,
-      secure: config.session.secure,
-      lifetimeMs: sessionTimeouts.anonymousTimeoutMs,
-    }),
-  };
 
   const app = express();
   app.disable('x-powered-by');
@@ -110,6 +92,9 @@ export function buildApp(input: AppDeps): BuiltApp {
   registerHealthRoute(app, { db, redis, store, logger });
   const docsRoutes = config.apiDocs ? registerDocsRoutes(app) : [];
 
+  // Alert ingestion authenticates by routing key alone: ahead of /v1's cookie, CSRF and API-key handling.
+  app.use('/v1/integrations', integrationsRouter(deps));
+
   const v1 = express.Router();
   v1.use(noStore);
   v1.use(requireJsonContentType);
@@ -117,7 +102,13 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
-  const registry = new RouteRegistry(v1, { db, config, clock, anonymousCsrf: deps.anonymousCsrf, membershipLookup });
+  const registry = new RouteRegistry(v1, {
+    db,
+    clock,
+    anonymousCsrf: deps.anonymousCsrf,
+    sessionCookie: { cookieName: config.session.cookieName, secure: config.session.secure },
+    ...featureRouteDeps(deps),
+  });
   registerFeatureRoutes(registry, deps);
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);
@@ -127,10 +118,19 @@ export function buildApp(input: AppDeps): BuiltApp {
 
   return {
     app,
-    inventory: [{ method: 'get', path: '/health', action: 'public', apiKeys: false }, ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` }))],
+    inventory: [
+      { method: 'get', path: '/health', action: 'public', apiKeys: false },
+      ...registry.inventory.map((r) => ({ ...r, path: `/v1${r.path}` })),
+      ...INGEST_ROUTES,
+    ],
     deps,
+    jobs,
     sessionStore: store,
+    eventHub,
     close() {
+      eventHub.close().catch((err: unknown) => {
+        logger.warn({ err: { message: (err as Error).message } }, 'closing the event hub failed');
+      });
       if (store instanceof MemorySessionStore) store.close();
     },
   };

@@ -20,6 +20,7 @@ const PRODUCTION: Record<string, string> = {
   SMTP_URL: 'smtp://mail:587',
   SESSION_SECRET: randomBytes(32).toString('base64url'),
   APP_BASE_URL: 'https://incidents.example.com/',
+  DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
 };
 
 describe('loadConfig', () => {
@@ -29,9 +30,23 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('secret-host');
   });
 
-  it('requires DATABASE_URL, REDIS_URL, SMTP_URL, APP_BASE_URL and a 32+ character SESSION_SECRET in production', () => {
+  it('requires DATABASE_URL, REDIS_URL, SMTP_URL, APP_BASE_URL, DATA_ENCRYPTION_KEY and a 32+ character SESSION_SECRET in production', () => {
     const problems = problemsOf({ NODE_ENV: 'production', SESSION_SECRET: 'short' });
-    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['APP_BASE_URL', 'DATABASE_URL', 'REDIS_URL', 'SESSION_SECRET', 'SMTP_URL']);
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['APP_BASE_URL', 'DATABASE_URL', 'DATA_ENCRYPTION_KEY', 'REDIS_URL', 'SESSION_SECRET', 'SMTP_URL']);
+  });
+
+  it('when DATA_ENCRYPTION_KEY is not base64 of 32 bytes, then start-up refuses without echoing it; several keys are a keyring, the first encrypting', () => {
+    const short = randomBytes(16).toString('base64');
+    expect(problemsOf({ ...PRODUCTION, DATA_ENCRYPTION_KEY: short })).toEqual([expect.stringMatching(/^DATA_ENCRYPTION_KEY: key 1 decodes to 16 bytes/)]);
+    expect(problemsOf({ ...PRODUCTION, DATA_ENCRYPTION_KEY: 'not*base64' }).join()).not.toContain('not*base64');
+    const [a, b] = [randomBytes(32), randomBytes(32)];
+    const source = loadConfig({ ...PRODUCTION, DATA_ENCRYPTION_KEY: `${a.toString('base64')}, ${b.toString('base64')}` }).dataEncryption;
+    expect(source).toEqual({ kind: 'configured', keys: [a, b] });
+  });
+
+  it('when DATA_ENCRYPTION_KEY is unset outside production, then a key file beside the embedded database, or one derived from SESSION_SECRET', () => {
+    expect(loadConfig({ NODE_ENV: 'development', PGLITE_DATA_DIR: '/tmp/x/pglite' }, () => undefined).dataEncryption).toEqual({ kind: 'file', path: '/tmp/x/data-encryption.key' });
+    expect(loadConfig({ NODE_ENV: 'test', SESSION_SECRET: 's'.repeat(40) }).dataEncryption).toEqual({ kind: 'derived', sessionSecret: 's'.repeat(40) });
   });
 
   it('starts in production with every required variable, with the __Host- cookie and Secure', () => {
@@ -114,6 +129,14 @@ describe('loadConfig', () => {
     expect(problemsOf({ ...base, DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toEqual([expect.stringMatching(/^DATABASE_PREPARED_STATEMENTS:/)]);
   });
 
+  it('runs the workers in-process unless WORKERS=off, which needs PostgreSQL (the embedded database has one process)', () => {
+    const base = { DATABASE_URL: 'postgres://u@db/app' };
+    expect(loadConfig(base, () => undefined).workers).toBe(true);
+    expect(loadConfig({ ...base, WORKERS: 'off' }, () => undefined).workers).toBe(false);
+    expect(problemsOf({ WORKERS: 'off' })).toEqual([expect.stringMatching(/^WORKERS: off needs DATABASE_URL/)]);
+    expect(problemsOf({ ...base, WORKERS: 'no' })).toEqual([expect.stringMatching(/^WORKERS:/)]);
+  });
+
   it('exports OTLP as protobuf unless OTEL_EXPORTER_OTLP_PROTOCOL=http/json, and refuses other protocols', () => {
     expect(loadConfig({}, () => undefined).telemetry.otlpProtocol).toBe('http/protobuf');
     expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }, () => undefined).telemetry.otlpProtocol).toBe('http/json');
@@ -133,6 +156,12 @@ describe('loadConfig', () => {
 
   it('refuses a per-IP login limit below the floor of 100 per 15 minutes', () => {
     expect(problemsOf({ LOGIN_IP_LIMIT_PER_15_MIN: '5' })[0]).toMatch(/^LOGIN_IP_LIMIT_PER_15_MIN/);
+  });
+
+  it('leases a webhook delivery for 60 s unless WEBHOOK_LEASE_SECONDS says otherwise, never for less than 15 s (the 10 s request cap must fit)', () => {
+    expect(loadConfig(PRODUCTION).webhooks.leaseMs).toBe(60_000);
+    expect(loadConfig({ ...PRODUCTION, WEBHOOK_LEASE_SECONDS: '15' }).webhooks.leaseMs).toBe(15_000);
+    expect(problemsOf({ WEBHOOK_LEASE_SECONDS: '10' })[0]).toMatch(/^WEBHOOK_LEASE_SECONDS/);
   });
 
   it('trusts one proxy hop in production and none elsewhere unless TRUST_PROXY says otherwise (a hop count, false, or addresses/CIDRs)', () => {

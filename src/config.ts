@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { parseDataKeys, devKeyFileFor, type DataKeySource } from './platform/crypto/secret-box.js';
 import { databaseHosts, type HostTarget } from './platform/db/hosts.js';
 import { readHostTargets } from './platform/db/replicas.js';
 
@@ -46,17 +47,26 @@ const envSchema = z.object({
   LOGIN_IP_LIMIT_PER_15_MIN: positiveInt.min(100).default(100),
   SIGNUP_IP_LIMIT_PER_HOUR: positiveInt.min(30).default(30),
   FORGOT_IP_LIMIT_PER_HOUR: positiveInt.default(30),
+  ALERT_EVENTS_PER_MINUTE: positiveInt.default(1200),
   // Whose X-Forwarded-For to believe (parseTrustProxy); default 1 hop in production, none otherwise.
   TRUST_PROXY: z.string().trim().min(1).optional(),
   // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
   ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
+  // Background workers (mail delivery) in this process: on by default; off for an API-only node.
+  WORKERS: z.enum(['on', 'off']).default('on'),
   API_DOCS: bool.optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   // The OTLP specification's default is protobuf; JSON is there for collectors that need it.
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).default('http/protobuf'),
   OTEL_SERVICE_NAME: z.string().min(1).default('incident-tracker-api'),
   CORS_ORIGINS: z.string().optional(),
+  // Base64 32-byte keys, comma-separated: the first encrypts stored secrets, all decrypt (rotation).
+  DATA_ENCRYPTION_KEY: z.string().min(1).optional(),
+  // Lets webhooks reach loopback and private addresses (local development and tests only).
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: bool.default(false),
+  // How long a worker owns a claimed delivery; more than the 10 s request limit plus recording it.
+  WEBHOOK_LEASE_SECONDS: positiveInt.min(15).max(3600).default(60),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -120,15 +130,21 @@ export interface Config {
   appBaseUrl: string;
   mail: { smtpUrl: string | null; from: string };
   dailyWriteQuota: number;
-  limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number };
+  limits: { loginPerIpPer15Min: number; signupPerIpPerHour: number; forgotPerIpPerHour: number; alertEventsPerMinute: number };
   /** Express's `trust proxy`: hops, or the proxies' addresses/CIDRs, or false (use the socket address). */
   trustProxy: TrustProxy;
   argon2MaxConcurrency: number;
   shutdownTimeoutMs: number;
+  /** Whether `main.ts` runs the background workers in-process (WORKERS); `worker.ts` always does. */
+  workers: boolean;
   apiDocs: boolean;
   telemetry: { otlpEndpoint: string | null; otlpProtocol: OtlpProtocol; serviceName: string };
   /** Browser origins allowed to call the API with credentials; empty = no CORS headers at all. */
   corsOrigins: string[];
+  /** Where the keys that encrypt secrets at rest come from (docs/security.md 51). */
+  dataEncryption: DataKeySource;
+  /** leaseMs: how long a claimed delivery is its worker's before another may attempt it. */
+  webhooks: { allowPrivateNetworks: boolean; httpsOnly: boolean; leaseMs: number };
 }
 
 export type TrustProxy = number | string[] | false;
@@ -206,6 +222,15 @@ export function loadConfig(
     if (!e.DATABASE_URL) problems.push('DATABASE_READ_HOSTS: needs DATABASE_URL (the embedded database has no standbys)');
     else if (readHosts === null) problems.push('DATABASE_READ_HOSTS: expected host[:port][,host[:port]...]');
   }
+  const dataKeys = e.DATA_ENCRYPTION_KEY === undefined ? null : parseDataKeys(e.DATA_ENCRYPTION_KEY);
+  if (typeof dataKeys === 'string') problems.push(`DATA_ENCRYPTION_KEY: ${dataKeys}`);
+  if (isProduction && dataKeys === null) {
+    problems.push('DATA_ENCRYPTION_KEY: required when NODE_ENV=production: it encrypts webhook signing secrets (e.g. `openssl rand -base64 32`)');
+  }
+  if (e.WORKERS === 'off' && !e.DATABASE_URL) {
+    // The embedded database belongs to one process: no worker elsewhere could deliver its mail.
+    problems.push('WORKERS: off needs DATABASE_URL (PostgreSQL); with the embedded database this process must run its workers');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   if (isProduction && trustProxy === false) {
@@ -260,14 +285,30 @@ export function loadConfig(
       loginPerIpPer15Min: e.LOGIN_IP_LIMIT_PER_15_MIN,
       signupPerIpPerHour: e.SIGNUP_IP_LIMIT_PER_HOUR,
       forgotPerIpPerHour: e.FORGOT_IP_LIMIT_PER_HOUR,
+      alertEventsPerMinute: e.ALERT_EVENTS_PER_MINUTE,
     },
     trustProxy: trustProxy ?? false,
     argon2MaxConcurrency: e.ARGON2_MAX_CONCURRENCY,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    workers: e.WORKERS === 'on',
     apiDocs: e.API_DOCS ?? !isProduction,
     telemetry: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null, otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
     corsOrigins,
+    dataEncryption: dataKeySource(typeof dataKeys === 'string' ? null : dataKeys, database, secret),
+    // https only in production; plain http is there for local receivers (docs/security.md 50).
+    webhooks: { allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS, httpsOnly: isProduction, leaseMs: e.WEBHOOK_LEASE_SECONDS * 1000 },
   };
+}
+
+/**
+ * The configured keys; outside production without them, a key generated once and kept beside the
+ * embedded database on disk, or else one derived from SESSION_SECRET (stable while it is; the test
+ * suites set a fixed one). Production never gets here without DATA_ENCRYPTION_KEY.
+ */
+function dataKeySource(keys: Buffer[] | null, database: Config['database'], sessionSecret: string): DataKeySource {
+  if (keys !== null) return { kind: 'configured', keys };
+  if (database.kind === 'pglite' && database.dataDir !== null) return { kind: 'file', path: devKeyFileFor(database.dataDir) };
+  return { kind: 'derived', sessionSecret };
 }
 
 /**

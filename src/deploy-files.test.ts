@@ -21,4 +21,25 @@ describe('deploy files', () => {
     expect(service?.startCommand).toBe('pnpm start');
     expect(scripts.start).not.toMatch(/tsx/);
   });
+
+  it('when Render deploys, then the web service answers HTTP only and a worker service runs pnpm worker from the compiled output', () => {
+    const services = (parse(read('render.yaml')) as { services: { type: string; name: string; startCommand: string; envVars: { key: string; value?: string }[] }[] }).services;
+    const web = services.find((s) => s.type === 'web');
+    const worker = services.find((s) => s.type === 'worker');
+    expect(web?.envVars).toContainEqual({ key: 'WORKERS', value: 'off' });
+    expect(worker?.startCommand).toBe('pnpm worker');
+    expect(scripts.worker).toMatch(/ dist\/src\/worker\.js$/);
+    expect(scripts.worker).not.toMatch(/tsx/);
+    // The worker needs what mail delivery needs.
+    expect(worker?.envVars.map((v) => v.key)).toEqual(expect.arrayContaining(['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'APP_BASE_URL', 'SESSION_SECRET']));
+    // Webhook delivery opens the signing secrets the web service sealed: the web's own key.
+    expect(worker?.envVars).toContainEqual({ key: 'DATA_ENCRYPTION_KEY', fromService: { type: 'web', name: web?.name, envVarKey: 'DATA_ENCRYPTION_KEY' } });
+  });
+
+  it('when the compose app profile runs, then api answers HTTP only and a worker service delivers its mail', () => {
+    const compose = parse(read('docker-compose.yml')) as { services: Record<string, { profiles?: string[]; command?: string[]; environment?: Record<string, string> }> };
+    expect(compose.services.api?.environment?.WORKERS).toBe('off');
+    expect(compose.services.worker?.profiles).toEqual(['app']);
+    expect(compose.services.worker?.command?.at(-1)).toBe('dist/src/worker.js');
+  });
 });

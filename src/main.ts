@@ -31,7 +31,12 @@ async function main(): Promise<void> {
       void runtime.close().finally(() => process.exit(1));
       return;
     }
-    logger.info({ port: config.port, database: runtime.db.kind, sessions: runtime.redis ? 'redis' : 'memory' }, 'listening');
+    // Background work (mail) in this process unless WORKERS=off: then a worker node does it.
+    if (config.workers) built.jobs.start();
+    logger.info(
+      { port: config.port, database: runtime.db.kind, sessions: runtime.redis ? 'redis' : 'memory', workers: config.workers ? built.jobs.queueNames : [] },
+      'listening',
+    );
   });
   server.keepAliveTimeout = 5000;
 
@@ -45,12 +50,20 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs + 5000);
     force.unref();
+    // Open event streams would hold the drain until its timeout: end them now, and their clients
+    // reconnect (to another node) with Last-Event-ID.
+    built.eventHub.close().catch((err: unknown) => {
+      logger.warn({ err }, 'error while ending event streams');
+    });
     // Stop accepting; idle keep-alive sockets are closed so the drain is not held by them.
     server.close(() => {
       built.close();
-      // Telemetry last, so the spans of the final requests are flushed too.
-      runtime
-        .close()
+      // Work the last requests started after answering (it queues mail), then the workers' runs
+      // in progress; telemetry last, so the spans of the final requests are flushed too.
+      built.deps.afterResponse
+        .settled()
+        .then(() => built.jobs.stop())
+        .then(() => runtime.close())
         .then(() => shutdownTelemetry())
         .then(
           () => {

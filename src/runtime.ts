@@ -39,8 +39,9 @@ export function createRedis(url: string, logger: Logger, opts: { keyPrefix?: str
 }
 
 /**
- * SMTP when SMTP_URL is set (checked once at start-up, in the background: an unreachable server
- * is a warning naming its host), else the log mailer. Outside production, deliveries are logged.
+ * The mail transport of the mail worker: SMTP when SMTP_URL is set (checked once at start-up, in
+ * the background: an unreachable server is a warning naming its host), else the log mailer.
+ * Outside production, deliveries are logged.
  */
 export function createMailer(config: Config, logger: Logger): Mailer {
   if (!config.mail.smtpUrl) return new LogMailer(logger);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import pg from 'pg';
+import { INCIDENT_COLUMNS } from '../../src/features/incidents/incidents.queries.js';
 
 /**
  * What every bare baseline shares with the app: the same pool size and connection settings
@@ -7,10 +8,7 @@ import pg from 'pg';
  * Each baseline is started by bench/run.ts with PORT, DATABASE_URL and DATABASE_POOL_MAX.
  */
 
-/** The columns the app's list returns (src/features/incidents/incidents.queries.ts). */
-export const INCIDENT_COLUMNS = `id, number, title, description, severity, status, commander_id, created_by_type, created_by_id,
-  started_at, identified_at, monitoring_at, resolved_at, created_at, updated_at, version`;
-
+/** The app's list columns (imported, so a column added to incidents is read here too). */
 export const LIST_SQL = `SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 25`;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config.js';
 
-export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10'] as const;
+export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P4d', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchOptions {
@@ -85,9 +85,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const onlyRaw = flags.get('only');
   if (onlyRaw !== undefined) {
     only = new Set();
-    for (const id of onlyRaw.split(',').map((s) => s.trim().toUpperCase())) {
-      if (!(SCENARIO_IDS as readonly string[]).includes(id)) throw new Error(`--only: unknown scenario ${id}`);
-      only.add(id as ScenarioId);
+    for (const raw of onlyRaw.split(',').map((s) => s.trim())) {
+      const id = SCENARIO_IDS.find((s) => s.toUpperCase() === raw.toUpperCase());
+      if (id === undefined) throw new Error(`--only: unknown scenario ${raw}`);
+      only.add(id);
     }
   }
   const app = flags.get('app') ?? 'dist';

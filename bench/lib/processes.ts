@@ -106,9 +106,13 @@ export async function startApp(
   return Object.assign(child, { command: `node ${args.join(' ')}` });
 }
 
-export async function startBaseline(opts: BenchOptions, name: 'b0' | 'b1' | 'b-update', databaseUrl: string): Promise<Child> {
+export type BaselineName = 'b0' | 'b1' | 'b4' | 'b-update';
+
+export async function startBaseline(opts: BenchOptions, name: BaselineName, databaseUrl: string): Promise<Child> {
   const port = await freePort();
-  const env = { ...baseEnv(), PORT: String(port), DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: String(opts.poolMax) };
+  const env: Record<string, string> = { ...baseEnv(), PORT: String(port), DATABASE_URL: databaseUrl, DATABASE_POOL_MAX: String(opts.poolMax) };
+  // B4 runs the app's own database layer, so it takes the app's settings (--app-env) too.
+  if (name === 'b4') Object.assign(env, opts.appEnv);
   return startChild({
     name,
     args: ['--import', 'tsx', `bench/baselines/${name}.ts`],

@@ -79,14 +79,22 @@ export async function sessionGroup(opts: BenchOptions, data: BenchData, appPort:
   return { variants: results, ratios: { P3: roundRatios(results, 'session', 'key') } };
 }
 
-/** P4: the app's PATCH (update, timeline, audit, quota in one transaction) against the bare UPDATE. */
-export async function writeGroup(opts: BenchOptions, data: BenchData, procs: { bUpdate: Proc; app: Proc }, log: Log): Promise<GroupResult> {
+/**
+ * P4: the app's PATCH against B4, the same transaction on bare node:http (the same request, so the
+ * same flow); P4d: B4 against the bare UPDATE.
+ */
+export async function writeGroup(opts: BenchOptions, data: BenchData, procs: { bUpdate: Proc; b4: Proc; app: Proc }, log: Log): Promise<GroupResult> {
   const variants: VariantDef[] = [
     { key: 'bupdate', name: 'B-update bare UPDATE', port: procs.bUpdate.port, requests: baselinePatch(data.writeTenants, opts.connections), pid: procs.bUpdate.pid },
+    { key: 'b4', name: 'B4 bare PATCH transaction', port: procs.b4.port, requests: appPatch(data.writeTenants, opts.connections), pid: procs.b4.pid },
     { key: 'app', name: 'App PATCH by API key', port: procs.app.port, requests: appPatch(data.writeTenants, opts.connections), pid: procs.app.pid },
   ];
-  const results = await measureVariants(opts, 'P4', variants, log);
-  return { variants: results, ratios: { P4: roundRatios(results, 'app', 'bupdate') }, extra: { writeTenants: data.writeTenants.length } };
+  const results = await measureVariants(opts, 'P4/P4d', variants, log);
+  return {
+    variants: results,
+    ratios: { P4: roundRatios(results, 'app', 'b4'), P4d: roundRatios(results, 'b4', 'bupdate') },
+    extra: { writeTenants: data.writeTenants.length },
+  };
 }
 
 /** P5: the page at depth 100,000 of the big tenant (keyset cursor) against its first page. */

@@ -5,7 +5,7 @@ import { issueApiKey } from '../../src/features/api-keys/api-key.token.js';
 import { ARGON2_POLICY } from '../../src/features/auth/auth.passwords.js';
 import { migrate } from '../../src/platform/db/migrator.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
-import { encodeCursor } from '../../src/platform/http/pagination.js';
+import { cursorOfRow, encodeCursor, keyset } from '../../src/platform/http/pagination.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 
 export const BENCH_DATABASE = 'incident_tracker_bench';
@@ -245,8 +245,8 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       incidents: writes.rows.filter((r) => r.tenant_id === tenant.id).map((r) => ({ id: r.id, severity: r.severity })),
     }));
     const big = fixture(0);
-    const deep = await c.query<{ created_at: Date; id: string }>(
-      `SELECT created_at, id::text FROM incidents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`,
+    const deep = await c.query<{ cursor_key: string }>(
+      `SELECT ${keyset('newest first', 1).key} FROM incidents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`,
       [big.id, DEEP_OFFSET],
     );
     const deepRow = deep.rows[0];
@@ -264,7 +264,7 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       listTenants,
       writeTenants,
       loginEmails,
-      deepCursor: encodeCursor({ createdAt: deepRow.created_at, id: deepRow.id }),
+      deepCursor: encodeCursor(cursorOfRow(deepRow)),
       timings,
       rows: { tenants: r?.tenants ?? 0, incidents: r?.incidents ?? 0, users: r?.users ?? 0, apiKeys: r?.api_keys ?? 0 },
     };

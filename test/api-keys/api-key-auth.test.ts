@@ -71,6 +71,8 @@ describe('API key authentication', () => {
     const last = issued.key.slice(-1);
     const badChecksum = issued.key.slice(0, -1) + (last === '0' ? '1' : '0');
     const mistypedSecret = issued.key.slice(0, 40) + (issued.key[40] === 'a' ? 'b' : 'a') + issued.key.slice(41);
+    // The background workers poll the database too: stopped, so that only the requests count.
+    await t.built.jobs.stop();
     const appTx = vi.spyOn(t.db, 'withAppTx');
     const systemTx = vi.spyOn(t.db, 'withSystemTx');
     for (const key of ['itk_nope', issued.key.slice(0, -2), `${issued.key}0`, issued.key.toUpperCase(), badChecksum, mistypedSecret]) {
@@ -78,6 +80,7 @@ describe('API key authentication', () => {
       expect(res.status, key).toBe(401);
       expect(codeOf(res)).toBe('API_KEY_INVALID');
     }
+    t.built.jobs.start();
     expect(appTx).not.toHaveBeenCalled();
     expect(systemTx).not.toHaveBeenCalled();
   });
@@ -104,7 +107,7 @@ describe('API key authentication', () => {
     expect(codeOf(res)).toBe('API_KEY_INVALID');
   });
 
-  it('when a key is used outside /v1/incidents, then 403 SESSION_REQUIRED', async () => {
+  it('when a key is used outside /v1/incidents, /v1/alerts and /v1/analytics, then 403 SESSION_REQUIRED', async () => {
     const { owner, tenantId } = await ownerWithTenant(t);
     const api = withKey((await createApiKey(owner, tenantId)).key);
     for (const res of [
@@ -113,10 +116,23 @@ describe('API key authentication', () => {
       await api.post(`/v1/tenants/${tenantId}/service-accounts`, { name: 'x' }),
       await api.get('/v1/audit-logs'),
       await api.get('/v1/usage'),
+      await api.get(`/v1/tenants/${tenantId}/alert-sources`),
+      await api.post(`/v1/tenants/${tenantId}/alert-sources`, { name: 'x', kind: 'events_v2' }),
     ]) {
       expect(res.status).toBe(403);
       expect(codeOf(res)).toBe('SESSION_REQUIRED');
     }
+  });
+
+  it('when a read key reads alerts and analytics, then 200 with the key tenant\'s data', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const api = withKey((await createApiKey(owner, tenantId, { scopes: ['read'] })).key);
+    const alerts = await api.get('/v1/alerts');
+    expect(alerts.status).toBe(200);
+    expect(alerts.body).toEqual({ data: [], nextCursor: null });
+    const analytics = await api.get('/v1/analytics/incidents');
+    expect(analytics.status).toBe(200);
+    expect((analytics.body as { interval: string }).interval).toBe('day');
   });
 
   it('when a read key reads, then 200; when it writes (POST or PATCH), then 403 INSUFFICIENT_SCOPE and nothing changes', async () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowHash, recordAuditEvent, type AuditRow } from '../../src/platform/audit/audit.js';
+import { loadIncident } from '../../src/features/incidents/incidents.service.js';
+import type { RequestContext } from '../../src/platform/http/context.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -61,5 +63,50 @@ describe('audit chain heads', () => {
     expect(after.events.map((e) => e.seq)).toEqual([1, 2]);
     expect(after.events[1]?.prev_hash).toBe(before.head?.hash);
     expect(after.head?.seq).toBe(2);
+  });
+
+  // As bench/lib/setup.ts seeds them: a tenant and an incident by SQL, with no chain head row.
+  async function seededTenant(): Promise<{ tenantId: string; incidentId: string }> {
+    const tenantId = randomUUID();
+    const incidentId = randomUUID();
+    await t.db.withSystemTx(async (tx) => {
+      await tx.query("INSERT INTO tenants (id, name) VALUES ($1, 'Seeded by SQL')", [tenantId]);
+      await tx.query(
+        `INSERT INTO incidents (id, tenant_id, number, title, severity, status, created_by_type, created_by_id, started_at, created_at, updated_at)
+         VALUES ($2, $1, 1, 'Seeded', 'SEV3', 'investigating', 'service_account', $3, now(), now(), now())`,
+        [tenantId, incidentId, randomUUID()],
+      );
+    });
+    return { tenantId, incidentId };
+  }
+
+  function headRows(tenantId: string): Promise<number> {
+    return t.db.withSystemTx(async (tx) => (await tx.query('SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1', [tenantId])).rows.length);
+  }
+
+  it('when a tenant seeded without a head row locks an incident and audits nothing, then the head is made inside its transaction', async () => {
+    const { tenantId, incidentId } = await seededTenant();
+    const ctx: RequestContext = {
+      requestId: 'r',
+      ip: null,
+      userAgent: null,
+      principal: { type: 'service_account', serviceAccountId: randomUUID(), apiKeyId: randomUUID(), scopes: ['write'] },
+      tenant: { id: tenantId, role: null },
+      now: new Date(),
+      authorized: new Set(),
+    };
+    const lockAndFinish = (fail: boolean) =>
+      t.db.withAppTx({ tenantId, userId: null }, async (tx) => {
+        await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
+        if (fail) throw new Error('the request failed before changing anything');
+        return 'unchanged';
+      });
+    // Rolled back: the head made for it goes too (it was never written outside the transaction).
+    await expect(lockAndFinish(true)).rejects.toThrow('before changing anything');
+    expect(await headRows(tenantId)).toBe(0);
+    await expect(lockAndFinish(false)).resolves.toBe('unchanged');
+    expect(await headRows(tenantId)).toBe(1);
+    await appendOne(tenantId, 1);
+    expect((await chainOf(tenantId)).events.map((e) => e.seq)).toEqual([1]);
   });
 });

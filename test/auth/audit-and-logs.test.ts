@@ -143,7 +143,7 @@ describe('secrets in logs (docs/security.md 42)', () => {
     remember(await b.agent.get('/v1/auth/me'));
     // A refused CSRF token and a stale cookie replay are logged nowhere either.
     remember(await (await anonymousClient(t)).agent.post('/v1/auth/logout').set('x-csrf-token', b.csrfToken));
-    await t.mailer.flush();
+    await t.drain();
 
     const logs = logCapture.join('\n');
     expect(logs).toContain('mail delivery failed');

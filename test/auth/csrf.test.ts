@@ -37,11 +37,11 @@ async function snapshot(v: Victim, newEmail: string) {
 
 /** A valid reset token for the victim, captured from the mail the forgot endpoint queues. */
 async function resetTokenFor(email: string): Promise<string> {
-  const spy = vi.spyOn(t.built.deps.mailer, 'send');
+  const spy = vi.spyOn(t.mailer, 'send');
   const client = await anonymousClient(t);
   expect((await client.post('/v1/auth/password/forgot', { email })).status).toBe(202);
   // The link is made and mailed after the answer.
-  await t.mailer.flush();
+  await t.drain();
   const text = spy.mock.calls.at(-1)?.[0].text ?? '';
   spy.mockRestore();
   const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
@@ -89,7 +89,7 @@ describe('CSRF on unsafe auth routes', () => {
       const newEmail = uniqueEmail('csrf');
       // Signed-in routes are attacked through the victim's signed-in session, the rest through an anonymous one.
       const session = route === 'logout' || route === 'password/change' ? v.client : await anonymousClient(t);
-      const mail = vi.spyOn(t.built.deps.mailer, 'send');
+      const mail = vi.spyOn(t.mailer, 'send');
       const before = await snapshot(v, newEmail);
 
       let req = session.agent.post(`/v1/auth/${route}`);
@@ -100,6 +100,7 @@ describe('CSRF on unsafe auth routes', () => {
 
       expect(res.status).toBe(403);
       expect((res.body as { code: string }).code).toBe('CSRF_TOKEN_INVALID');
+      await t.drain();
       expect(mail).not.toHaveBeenCalled();
       expect(await snapshot(v, newEmail)).toEqual(before);
       expect(await countRows(t, 'audit_log_events', 'trace_id = $1', [res.headers['x-request-id']])).toBe(0);

@@ -243,9 +243,9 @@ describe('a session ended elsewhere', () => {
     if (how === 'change') {
       expect((await first.post('/v1/auth/password/change', { currentPassword: PASSWORD, newPassword: 'changed on the first browser' })).status).toBe(200);
     } else {
-      const mail = vi.spyOn(t.built.deps.mailer, 'send');
+      const mail = vi.spyOn(t.mailer, 'send');
       expect((await (await anonymousClient(t)).post('/v1/auth/password/forgot', { email })).status).toBe(202);
-      await t.mailer.flush();
+      await t.drain();
       const token = /reset-password\?token=([A-Za-z0-9_-]+)/.exec(mail.mock.calls.at(-1)?.[0].text ?? '')?.[1] ?? '';
       mail.mockRestore();
       expect((await (await anonymousClient(t)).post('/v1/auth/password/reset', { token, password: 'reset on another browser' })).status).toBe(204);

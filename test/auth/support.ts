@@ -77,44 +77,6 @@ export function bodyWithoutTrace(res: Response): unknown {
   return { ...body, traceId: typeof body.traceId === 'string' ? '<trace>' : body.traceId };
 }
 
-/** The median of some timings (the timing comparisons of docs/security.md 6 and 23). */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
-
-/**
- * Runs `a` and `b` `n` times each, alternating which goes first, and returns each one's timings
- * in ms. `between`, untimed, runs after every try (to let work a try left behind finish).
- */
-export async function interleavedTimings(
-  n: number,
-  a: (i: number) => Promise<void>,
-  b: (i: number) => Promise<void>,
-  between: () => Promise<void> = () => Promise.resolve(),
-): Promise<[number[], number[]]> {
-  const timed = async (fn: (i: number) => Promise<void>, i: number): Promise<number> => {
-    const start = process.hrtime.bigint();
-    await fn(i);
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    await between();
-    return ms;
-  };
-  const as: number[] = [];
-  const bs: number[] = [];
-  for (let i = 0; i < n; i += 1) {
-    if (i % 2 === 0) {
-      as.push(await timed(a, i));
-      bs.push(await timed(b, i));
-    } else {
-      bs.push(await timed(b, i));
-      as.push(await timed(a, i));
-    }
-  }
-  return [as, bs];
-}
-
 /** Waits for a log line containing `text` among those written after the first `from` (a marker, not a sleep). */
 export async function waitForLog(text: string, from = 0, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

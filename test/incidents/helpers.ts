@@ -12,6 +12,8 @@ export interface IncidentBody {
   allowedTransitions: string[];
   commanderId: string | null;
   createdBy: { type: string; id: string };
+  acknowledgedAt: string | null;
+  acknowledgedBy: { type: string; id: string } | null;
   startedAt: string;
   identifiedAt: string | null;
   monitoringAt: string | null;

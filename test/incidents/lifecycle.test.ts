@@ -1,23 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/platform/clock.js';
-import { createTestApp, type TestApp } from '../support/app.js';
+import { createTestApp, FakeClock, type TestApp } from '../support/app.js';
 import { addMember, insertApiKey, ownerWithTenant, signUp, type SessionClient } from '../support/factories.js';
 import { openIncident, timelineOf, type IncidentBody, MANY_USERS_ENV } from './helpers.js';
 
-/** A clock the test sets explicitly, so stamped timestamps can be compared exactly. */
-class SettableClock implements Clock {
-  private t = Date.now();
-  now(): Date {
-    return new Date(this.t);
-  }
-  advance(ms: number): Date {
-    this.t += ms;
-    return new Date(this.t);
-  }
-}
-
 let t: TestApp;
-const clock = new SettableClock();
+// Stamped timestamps are compared exactly, so the clock moves only when the test moves it.
+const clock = FakeClock.frozen();
 beforeAll(async () => {
   t = await createTestApp({ clock, env: MANY_USERS_ENV });
 });
@@ -79,6 +67,8 @@ describe('incident lifecycle', () => {
       allowedTransitions: ['identified', 'resolved'],
       commanderId: commander.user?.id,
       createdBy: { type: 'user', id: owner.user?.id },
+      acknowledgedAt: null,
+      acknowledgedBy: null,
       startedAt: before.toISOString(),
       identifiedAt: null,
       monitoringAt: null,

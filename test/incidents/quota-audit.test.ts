@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Queryable } from '../../src/platform/db/database.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { insertApiKey, ownerWithTenant } from '../support/factories.js';
 import { auditActions, createTaskFor, MANY_USERS_ENV, openIncident, tenantState, type IncidentBody, type TaskBody } from './helpers.js';
@@ -62,6 +63,27 @@ describe('daily write quota', () => {
     expect({ ...after, audit_rows: before?.audit_rows }).toEqual(before);
     expect((await auditActions(small, tenantId)).slice(-1)).toEqual(['quota.exceeded']);
     expect(((await owner.get(`/v1/incidents/${incident.id}`)).body as IncidentBody).title).toBe(incident.title);
+  });
+
+  it('when the quota is used up, then the metered handler never runs: no statement of it reaches the database', async () => {
+    const { owner } = await ownerWithTenant(small);
+    const incident = await openIncident(owner);
+    await createTaskFor(owner, incident.id);
+    expect((await owner.patch(`/v1/incidents/${incident.id}`, { severity: 'SEV1' })).status).toBe(200);
+
+    const statements: string[] = [];
+    const record = (tx: Queryable): Queryable => ({ ...tx, query: (sql, params) => (statements.push(sql), tx.query(sql, params)) });
+    const original = small.db.withAppTx.bind(small.db);
+    const appTx = vi.spyOn(small.db, 'withAppTx').mockImplementation((settings, fn) => original(settings, (tx, opened) => fn(record(tx), opened)));
+    try {
+      const over = await owner.patch(`/v1/incidents/${incident.id}`, { severity: 'SEV2' });
+      expect(over.status).toBe(429);
+    } finally {
+      appTx.mockRestore();
+    }
+    // The refusal's own transaction (quota.exceeded) ran; the handler's lock, update and audit did not.
+    expect(statements.length).toBeGreaterThan(0);
+    expect(statements.filter((sql) => /\bincidents\b|timeline_events/.test(sql))).toEqual([]);
   });
 
   it('when 23 creates race for a quota of 3, then exactly 3 succeed with numbers 1..3 and 20 get 429', async () => {

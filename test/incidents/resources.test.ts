@@ -201,14 +201,19 @@ describe('status updates', () => {
     expect((await timelineOf(owner, incident.id)).map((e) => e.type).sort()).toEqual(['status_changed', 'status_update_posted']);
   });
 
-  it('when a status update has no status, then the incident is untouched', async () => {
+  it('when a status update has no status, then the incident keeps its status and is acknowledged, once', async () => {
     const { owner } = await ownerWithTenant(t);
     const incident = await openIncident(owner);
     const res = await owner.post(`/v1/incidents/${incident.id}/status-updates`, { message: 'Still looking', visibility: 'internal', status: null });
     expect(res.status).toBe(201);
     expect((res.body as { status: unknown }).status).toBeNull();
-    expect((await owner.get(`/v1/incidents/${incident.id}`)).body).toEqual(incident);
-    expect((await timelineOf(owner, incident.id)).map((e) => e.type)).toEqual(['status_update_posted']);
+    const after = (await owner.get(`/v1/incidents/${incident.id}`)).body as IncidentBody;
+    expect(after).toMatchObject({ status: incident.status, title: incident.title, version: incident.version + 1, acknowledgedBy: { type: 'user', id: owner.user?.id } });
+    expect(after.acknowledgedAt).not.toBeNull();
+    // Written by one transaction at one instant: in no particular order.
+    expect((await timelineOf(owner, incident.id)).map((e) => e.type).sort()).toEqual(['acknowledged', 'status_update_posted']);
+    await owner.post(`/v1/incidents/${incident.id}/status-updates`, { message: 'Still', visibility: 'internal' }).expect(201);
+    expect((await owner.get(`/v1/incidents/${incident.id}`)).body).toEqual(after);
   });
 
   it('when a status update asks for a refused transition, then 409 and nothing at all is written', async () => {

@@ -42,7 +42,7 @@ describe('contract harness', () => {
   it('every multi-value query parameter is declared in the comma form the app reads (style form, explode false)', () => {
     const doc = loadOpenApi() as unknown as { components: { parameters: Record<string, { in: string; name: string; style?: string; explode?: boolean; schema?: { type?: string } }> } };
     const arrays = Object.values(doc.components.parameters).filter((p) => p.in === 'query' && p.schema?.type === 'array');
-    expect(arrays.map((p) => p.name).sort()).toEqual(['severity', 'status']);
+    expect(arrays.map((p) => p.name).sort()).toEqual(['severity', 'status', 'types']);
     expect(arrays.filter((p) => p.style !== 'form' || p.explode !== false).map((p) => p.name)).toEqual([]);
   });
 

@@ -44,7 +44,9 @@ async function closedPort(): Promise<string> {
 }
 
 async function appWithHosts(hosts: string[], connectionTimeoutMs = 2000): Promise<TestApp> {
-  const t = await createTestApp({ env: { DATABASE_URL: urlWithHosts(hosts), DATABASE_CONNECTION_TIMEOUT_MS: String(connectionTimeoutMs) } });
+  // An API-only node (WORKERS=off): a worker's poll would otherwise be the first statement to
+  // meet a fake host, and these tests follow what the request meets.
+  const t = await createTestApp({ env: { DATABASE_URL: urlWithHosts(hosts), DATABASE_CONNECTION_TIMEOUT_MS: String(connectionTimeoutMs), WORKERS: 'off' } });
   opened.push(t);
   return t;
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_DIR, migrate, MigrationError } from '../../src/platform/db/migrator.js';
 import { mapDatabaseError } from '../../src/platform/db/pg-errors.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
+import { TxClosedError, type Queryable } from '../../src/platform/db/database.js';
 import { withTenantTx } from '../../src/platform/db/tx.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 
@@ -80,14 +81,14 @@ describe('pipelined statements in a transaction', () => {
     return rows[0]?.n ?? -1;
   }
 
-  it('when a statement sent without waiting fails, then the transaction fails with its error and nothing commits', async () => {
+  it('when a statement left unawaited fails, then the transaction fails with its error and nothing commits', async () => {
     const tag = `pipe-${String(Date.now())}`;
     const emails = [`${tag}-a@example.test`, `${tag}-b@example.test`];
     const attempt = t.db.withSystemTx(async (tx) => {
       await tx.query(insertUser, [emails[0], 'A', 'x']);
       // Never awaited: a duplicate email, so it fails after the first insert succeeded.
-      void tx.send(insertUser, [emails[0], 'A again', 'x']);
-      void tx.send(insertUser, [emails[1], 'B', 'x']);
+      void tx.query(insertUser, [emails[0], 'A again', 'x']);
+      void tx.query(insertUser, [emails[1], 'B', 'x']);
       return 'handler finished';
     });
     await expect(attempt).rejects.toMatchObject({ code: '23505' });
@@ -99,23 +100,63 @@ describe('pipelined statements in a transaction', () => {
     const email = `${tag}@example.test`;
     const attempt = t.db.withSystemTx(async (tx) => {
       await tx.query(insertUser, [email, 'A', 'x']);
-      void tx.send(insertUser, [email, 'duplicate', 'x']);
+      void tx.query(insertUser, [email, 'duplicate', 'x']);
       return tx.query('SELECT 1 AS one');
     });
     await expect(attempt).rejects.toMatchObject({ code: '23505' });
     expect(await usersNamed([email])).toBe(0);
   });
 
-  it('when statements are sent together and all succeed, then they run in the order sent and commit together', async () => {
+  it('when statements are issued together and all succeed, then they run in the order issued and commit together', async () => {
     const tag = `pipe3-${String(Date.now())}`;
     const email = `${tag}@example.test`;
     const seen = await t.db.withSystemTx(async (tx) => {
-      void tx.send(insertUser, [email, 'first', 'x']);
-      void tx.send('UPDATE users SET name = $2 WHERE email = $1', [email, 'second']);
-      const read = tx.send<{ name: string }>('SELECT name FROM users WHERE email = $1', [email]);
-      return (await read).rows[0]?.name;
+      const [, , read] = await Promise.all([
+        tx.query(insertUser, [email, 'first', 'x']),
+        tx.query('UPDATE users SET name = $2 WHERE email = $1', [email, 'second']),
+        tx.query<{ name: string }>('SELECT name FROM users WHERE email = $1', [email]),
+      ]);
+      return read.rows[0]?.name;
     });
     expect(seen).toBe('second');
     expect(await usersNamed([email])).toBe(1);
+  });
+
+  it.each([
+    ['committed', (): string => 'committed'],
+    [
+      'rolled back',
+      (): string => {
+        throw new Error('handler failed');
+      },
+    ],
+  ])('when a statement is issued on a transaction that %s, then it is refused and never reaches the database', async (_label, finish) => {
+    const email = `late-${String(Date.now())}-${_label.length}@example.test`;
+    let kept: Queryable | undefined;
+    await t.db
+      .withAppTx({ tenantId: null, userId: null }, async (tx) => {
+        kept = tx;
+        await tx.query('SELECT 1');
+        return finish();
+      })
+      .catch(() => undefined);
+    if (kept === undefined) throw new Error('the transaction never ran');
+    // As a `.then` on an earlier statement would: after the runner started to commit or roll back.
+    await expect(kept.query(insertUser, [email, 'late', 'x'])).rejects.toBeInstanceOf(TxClosedError);
+    await expect(kept.exec(`INSERT INTO users (email, name, password_hash) VALUES ('${email}', 'late', 'x')`)).rejects.toBeInstanceOf(TxClosedError);
+    expect(await usersNamed([email])).toBe(0);
+  });
+
+  it('when a continuation issues a statement while the runner commits, then it is refused and the commit is not held back', async () => {
+    const email = `continuation-${String(Date.now())}@example.test`;
+    let late: Promise<unknown> | undefined;
+    const committed = await t.db.withSystemTx(async (tx) => {
+      // The runner closes the transaction as soon as the handler returns, before this answer.
+      late = tx.query('SELECT pg_sleep(0)').then(() => tx.query(insertUser, [email, 'late', 'x']));
+      return Promise.resolve('returned');
+    });
+    expect(committed).toBe('returned');
+    await expect(late).rejects.toBeInstanceOf(TxClosedError);
+    expect(await usersNamed([email])).toBe(0);
   });
 });

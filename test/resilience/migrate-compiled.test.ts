@@ -55,6 +55,7 @@ function migrateCompiled(databaseUrl: string): { status: number | null; lines: {
       SMTP_URL: 'smtp://127.0.0.1:1',
       APP_BASE_URL: 'https://incidents.example.com',
       SESSION_SECRET: randomBytes(32).toString('base64'),
+      DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     },
   });
   const lines = result.stdout

@@ -6,6 +6,7 @@ import supertest from 'supertest';
 import { inject } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { AppDeps } from '../../src/deps.js';
 import type { Database } from '../../src/platform/db/database.js';
 import { createPgliteDatabase } from '../../src/platform/db/pglite.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
@@ -17,14 +18,30 @@ import { TEST_DATABASE_URL, TEST_REDIS_KEY_PREFIX, TEST_REDIS_URL } from './back
 import { ResponseValidator } from './contract.js';
 import { recordContractProblem, logCapture } from './state.js';
 
-/** A clock tests can move. */
+/**
+ * The one fake clock of the suite. By default it follows the real clock plus whatever the test
+ * advanced it by, so requests still get distinct, increasing timestamps; `frozen()` makes it stand
+ * still between advances, for tests that compare stamped times exactly.
+ */
 export class FakeClock implements Clock {
   private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+  private frozenAtMs: number | null = null;
+
+  /** A clock that moves only when advanced, starting now. */
+  static frozen(): FakeClock {
+    const clock = new FakeClock();
+    clock.frozenAtMs = Date.now();
+    return clock;
   }
-  advance(ms: number): void {
+
+  now(): Date {
+    return new Date((this.frozenAtMs ?? Date.now()) + this.offsetMs);
+  }
+
+  /** Moves the clock forward by `ms`; returns the new time. */
+  advance(ms: number): Date {
     this.offsetMs += ms;
+    return this.now();
   }
 }
 
@@ -33,6 +50,9 @@ export interface TestAppOptions {
   clock?: Clock;
   smtpUrl?: string;
   poolMax?: number;
+  /** Wraps the database the app uses (a StatementGate, say); the test's `t.db` stays the bare one. */
+  wrapDb?: (db: Database) => Database;
+  eventStreams?: AppDeps['eventStreams'];
 }
 
 export interface TestApp {
@@ -40,7 +60,14 @@ export interface TestApp {
   app: BuiltApp['app'];
   db: Database;
   config: Config;
+  /** The mail transport the worker delivers with (tests spy on its `send`). */
   mailer: Mailer;
+  /**
+   * Waits for the work requests started after answering, then runs the background queues until
+   * nothing is due: every mail a request queued has been delivered (or has failed and waits for
+   * its retry) when it resolves. The workers also run by themselves, as in `pnpm start`.
+   */
+  drain(): Promise<void>;
   request: () => supertest.Agent;
   close(): Promise<void>;
 }
@@ -94,32 +121,42 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const redis = config.redisUrl ? createRedis(config.redisUrl, logger, { keyPrefix: `${TEST_REDIS_KEY_PREFIX}${randomUUID()}:` }) : null;
   // The client has no offline queue, so a test's first request must not race the connection.
   if (redis && redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
-  const mailer: Mailer = config.mail.smtpUrl
-    ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger, { maxAttempts: 50, baseDelayMs: 100, maxDelayMs: 500 })
-    : new LogMailer(logger);
+  const mailer: Mailer = config.mail.smtpUrl ? new SmtpMailer(config.mail.smtpUrl, config.mail.from, logger) : new LogMailer(logger);
   validator ??= new ResponseValidator();
   const v = validator;
   const built = buildApp({
     config,
-    db,
+    db: opts.wrapDb ? opts.wrapDb(db) : db,
     redis,
     logger,
     mailer,
+    // Apps share the database but not the mail server: each delivers only the mail it queued.
+    mailScope: `test-${randomUUID()}`,
+    webhookDelivery: false,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.eventStreams ? { eventStreams: opts.eventStreams } : {}),
     responseObserver: (req: Request, status: number, body: unknown) => {
       const problem = v.check(req.method, req.originalUrl.split('?')[0] ?? '', status, body);
       if (problem) recordContractProblem(problem);
     },
   });
+  // As main.ts: the workers run in the app's process unless WORKERS=off.
+  if (config.workers) built.jobs.start();
   return {
     built,
     app: built.app,
     db,
     config,
     mailer,
+    async drain() {
+      await built.deps.afterResponse.settled();
+      await built.jobs.drain();
+    },
     request: () => supertest.agent(built.app),
     async close() {
       built.close();
+      await built.deps.afterResponse.settled();
+      await built.jobs.stop();
       await mailer.close();
       redis?.disconnect();
       await ownDb?.close();

@@ -18,6 +18,7 @@ export interface IncidentRouteCase {
 export const INCIDENT_ID_ROUTES: IncidentRouteCase[] = [
   { name: 'GET incident', route: 'GET /v1/incidents/:incidentId', method: 'get', path: (i) => `/v1/incidents/${i}` },
   { name: 'PATCH incident', route: 'PATCH /v1/incidents/:incidentId', method: 'patch', path: (i) => `/v1/incidents/${i}`, body: { status: 'resolved' } },
+  { name: 'POST acknowledge', route: 'POST /v1/incidents/:incidentId/acknowledge', method: 'post', path: (i) => `/v1/incidents/${i}/acknowledge` },
   { name: 'GET timeline', route: 'GET /v1/incidents/:incidentId/timeline-events', method: 'get', path: (i) => `/v1/incidents/${i}/timeline-events` },
   { name: 'POST timeline', route: 'POST /v1/incidents/:incidentId/timeline-events', method: 'post', path: (i) => `/v1/incidents/${i}/timeline-events`, body: { message: 'note' } },
   { name: 'GET tasks', route: 'GET /v1/incidents/:incidentId/tasks', method: 'get', path: (i) => `/v1/incidents/${i}/tasks` },

@@ -152,8 +152,10 @@ describe('tracing', () => {
 
     spanExporter.reset();
     expect((await t.request().get('/health')).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(spanExporter.getFinishedSpans().filter((s) => isKind(s, SpanKind.SERVER))).toEqual([]);
+    // A traced request after it: once its span is exported, a /health span would have been too.
+    const marker = await owner.get('/v1/incidents');
+    await serverSpanOf(requestIdOf(marker));
+    expect(spanExporter.getFinishedSpans().filter((s) => isKind(s, SpanKind.SERVER)).map((s) => s.attributes['url.path'])).toEqual(['/v1/incidents']);
   });
 
   it('when the client goes away before the response is complete, then the server span ends as an error with error.type aborted', async () => {
@@ -164,10 +166,12 @@ describe('tracing', () => {
       const { port } = server.address() as AddressInfo;
       // A body announced at 100 bytes of which 10 arrive: the request is still being read when
       // the connection closes.
+      const received = new Promise((resolve) => server.once('request', resolve));
       const socket = connect(port, '127.0.0.1');
       await new Promise<void>((resolve) => socket.once('connect', resolve));
       socket.write('POST /v1/incidents HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Closed once the server has the request (its headers parsed), while it still reads the body.
+      await received;
       socket.destroy();
       const span = await vi.waitFor(
         () => {

@@ -12,13 +12,15 @@ import express from 'express';
 import type supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureDeps } from '../../src/deps.js';
+import { registerAlertRoutes } from '../../src/features/alerts/alerts.routes.js';
 import { registerApiKeyRoutes } from '../../src/features/api-keys/api-keys.routes.js';
 import { registerTenantRoutes } from '../../src/features/tenants/tenants.routes.js';
-import { membershipLookup } from '../../src/features/tenants/members.queries.js';
+import { featureRouteDeps } from '../../src/features/index.js';
 import { RouteRegistry } from '../../src/platform/http/route.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { addMember, createApiKey, ownerWithTenant, uniqueEmail, type SessionClient } from '../support/factories.js';
 import { INCIDENT_ID_ROUTES } from '../support/incident-id-routes.js';
+import { createSource, sendEvent, trigger, type AlertBody } from '../alerts/support.js';
 import { inviteWithToken, MANY_USERS_ENV, userId, withoutTrace } from './support.js';
 
 /** One tenant with objects of every kind the matrix's routes address. */
@@ -33,6 +35,10 @@ interface World {
   /** A service account, and an unrevoked API key issued for it. */
   serviceAccountId: string;
   apiKeyId: string;
+  /** An alert source, an alert it sent, and the incident the alert opened. */
+  sourceId: string;
+  alertId: string;
+  alertIncidentId: string;
 }
 
 interface Ids {
@@ -119,10 +125,51 @@ export const ID_ROUTES: IdRouteRow[] = [
     objectOf: (w) => w.apiKeyId,
     viewerInOwnTenant: 403,
   },
+  {
+    route: 'GET /v1/tenants/:tenantId/alert-sources',
+    call: (c, { tenantId }) => c.get(`/v1/tenants/${tenantId}/alert-sources`),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/alert-sources',
+    call: (c, { tenantId }) => c.post(`/v1/tenants/${tenantId}/alert-sources`, { name: 'matrix source', kind: 'events_v2' }),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'PATCH /v1/tenants/:tenantId/alert-sources/:sourceId',
+    call: (c, { tenantId, objectId }) => c.patch(`/v1/tenants/${tenantId}/alert-sources/${objectId}`, { name: 'renamed' }),
+    objectOf: (w) => w.sourceId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'DELETE /v1/tenants/:tenantId/alert-sources/:sourceId',
+    call: (c, { tenantId, objectId }) => c.delete(`/v1/tenants/${tenantId}/alert-sources/${objectId}`),
+    objectOf: (w) => w.sourceId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/alert-sources/:sourceId/rotate-key',
+    call: (c, { tenantId, objectId }) => c.post(`/v1/tenants/${tenantId}/alert-sources/${objectId}/rotate-key`),
+    objectOf: (w) => w.sourceId,
+    viewerInOwnTenant: 403,
+  },
+  // Alert reads use the active tenant: another tenant's id must look exactly like a random one.
+  {
+    route: 'GET /v1/alerts/:alertId',
+    call: (c, { objectId }) => c.get(`/v1/alerts/${objectId}`),
+    objectOf: (w) => w.alertId,
+    viewerInOwnTenant: 200,
+  },
+  {
+    route: 'GET /v1/incidents/:incidentId/alerts',
+    call: (c, { objectId }) => c.get(`/v1/incidents/${objectId}/alerts`),
+    objectOf: (w) => w.alertIncidentId,
+    viewerInOwnTenant: 200,
+  },
 ];
 
 /** Route registrars whose id routes must all appear in ID_ROUTES. */
-const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes, registerApiKeyRoutes];
+const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes, registerApiKeyRoutes, registerAlertRoutes];
 
 let t: TestApp;
 let a: World;
@@ -135,7 +182,21 @@ async function world(name: string): Promise<World> {
   const viewer = await addMember(t, tenantId, 'viewer');
   const { invite } = await inviteWithToken(t, owner, tenantId, uniqueEmail());
   const key = await createApiKey(owner, tenantId);
-  return { tenantId, owner, viewer, memberId: userId(member), inviteId: invite.id, serviceAccountId: key.serviceAccountId, apiKeyId: key.id };
+  const source = await createSource(owner, tenantId);
+  await sendEvent(t, trigger(source.routingKey, 'matrix')).expect(202);
+  const alert = ((await owner.get('/v1/alerts').expect(200)).body as { data: AlertBody[] }).data[0] as AlertBody;
+  return {
+    tenantId,
+    owner,
+    viewer,
+    memberId: userId(member),
+    inviteId: invite.id,
+    serviceAccountId: key.serviceAccountId,
+    apiKeyId: key.id,
+    sourceId: source.id,
+    alertId: alert.id,
+    alertIncidentId: alert.incidentId ?? '',
+  };
 }
 
 /**
@@ -190,7 +251,13 @@ afterAll(async () => {
 describe('cross-tenant matrix', () => {
   it('covers every id route of the features in the matrix', () => {
     const router = express.Router();
-    const registry = new RouteRegistry(router, { db: t.db, config: t.config, clock: t.built.deps.clock, anonymousCsrf: t.built.deps.anonymousCsrf, membershipLookup });
+    const registry = new RouteRegistry(router, {
+      db: t.db,
+      clock: t.built.deps.clock,
+      anonymousCsrf: t.built.deps.anonymousCsrf,
+      sessionCookie: { cookieName: 'sid', secure: false },
+      ...featureRouteDeps(t.built.deps),
+    });
     for (const register of FEATURES_IN_MATRIX) register(registry, t.built.deps);
     const idRoutes = registry.inventory.filter((r) => r.path.includes('/:')).map((r) => `${r.method.toUpperCase()} /v1${r.path}`);
     expect(idRoutes.length).toBeGreaterThan(0);

@@ -52,9 +52,10 @@ describe('POST /v1/tenants/:tenantId/invites', () => {
   it.each(['member', 'viewer'] as const)('refuses a %s with 403 and creates nothing', async (role) => {
     const { tenantId } = await ownerWithTenant(t);
     const caller = await addMember(t, tenantId, role);
-    const spy = vi.spyOn(t.built.deps.mailer, 'send');
+    const spy = vi.spyOn(t.mailer, 'send');
     const res = await caller.post(`/v1/tenants/${tenantId}/invites`, { email: uniqueEmail(), role: 'member' }).expect(403);
     expect((res.body as { code: string }).code).toBe('FORBIDDEN');
+    await t.drain();
     expect(spy).not.toHaveBeenCalled();
     spy.mockRestore();
     expect(await countRows(t, 'invites', 'tenant_id = $1', [tenantId])).toBe(0);
@@ -77,12 +78,13 @@ describe('POST /v1/tenants/:tenantId/invites', () => {
 
   it('replays a retry with the same Idempotency-Key: same body, one invite, one mail', async () => {
     const { owner, tenantId } = await ownerWithTenant(t);
-    const spy = vi.spyOn(t.built.deps.mailer, 'send');
+    const spy = vi.spyOn(t.mailer, 'send');
     const body = { email: uniqueEmail(), role: 'member' };
     const first = await owner.post(`/v1/tenants/${tenantId}/invites`).set('Idempotency-Key', 'invite-1').send(body).expect(201);
     const again = await owner.post(`/v1/tenants/${tenantId}/invites`).set('Idempotency-Key', 'invite-1').send(body).expect(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
+    await t.drain();
     expect(spy).toHaveBeenCalledTimes(1);
     spy.mockRestore();
     expect(await countRows(t, 'invites', 'tenant_id = $1', [tenantId])).toBe(1);

@@ -19,10 +19,11 @@ export async function inviteWithToken(
   email: string,
   role: 'admin' | 'member' | 'viewer' = 'member',
 ): Promise<{ invite: InviteBody; token: string; mail: { to: string; subject: string; text: string } }> {
-  const spy = vi.spyOn(t.built.deps.mailer, 'send');
+  const spy = vi.spyOn(t.mailer, 'send');
   try {
     const res = await inviter.post(`/v1/tenants/${tenantId}/invites`, { email, role });
     if (res.status !== 201) throw new Error(`invite failed: ${res.status} ${JSON.stringify(res.body)}`);
+    await t.drain();
     const mail = spy.mock.calls.at(-1)?.[0];
     const token = mail ? /accept-invite\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1] : undefined;
     if (!mail || !token) throw new Error('no invite mail with a token was sent');

@@ -1,7 +1,7 @@
 import type { Queryable, TxLookup } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/errors.js';
+import type { ApiKeyAuthority } from '../../platform/http/tenant-access.js';
 import type { Scope } from '../../platform/rbac/roles.js';
-import { afterCommit } from '../../platform/telemetry/database.js';
 import { recordApiKeyAuthentication, type ApiKeyOutcome } from '../../platform/telemetry/metrics.js';
 import { apiKeyHashMatches, parseApiKey } from './api-key.token.js';
 
@@ -75,7 +75,7 @@ export async function authenticateApiKey(
   if (now.getTime() - last >= LAST_USED_INTERVAL_MS) {
     // Remembered only once the write commits: a request that rolls back (a 403, a replayed
     // idempotent request's first pass) must not suppress the next minute's write.
-    afterCommit(tx, () => lastUsedWrites.set(row.id, now.getTime()));
+    tx.afterCommit(() => lastUsedWrites.set(row.id, now.getTime()));
     await tx.query(
       `UPDATE api_keys SET last_used_at = $3
         WHERE tenant_id = $1 AND id = $2 AND (last_used_at IS NULL OR last_used_at <= $3::timestamptz - interval '1 minute')`,
@@ -84,3 +84,14 @@ export async function authenticateApiKey(
   }
   return { tenantId: row.tenant_id, apiKeyId: row.id, serviceAccountId: row.service_account_id, scopes: row.scopes };
 }
+
+/** API keys as the route pipeline takes them (see platform/http/tenant-access.ts). */
+export const apiKeyAuthority: ApiKeyAuthority = {
+  opening(key) {
+    // authenticateApiKey re-validates the format and checksum; this only extracts the lookup id.
+    const publicId = parseApiKey(key)?.publicId;
+    if (publicId === undefined) throw new AppError('API_KEY_INVALID');
+    return { apiKeyPublicId: publicId, lookup: apiKeyLookup(publicId) };
+  },
+  authenticate: authenticateApiKey,
+};

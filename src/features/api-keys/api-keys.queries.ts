@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Cursor } from '../../platform/http/pagination.js';
+import { columnsOf, maybeRow, oneRow } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { Scope } from '../../platform/rbac/roles.js';
 
 export interface ServiceAccountRow {
@@ -22,7 +23,9 @@ export interface ApiKeyRow {
 }
 
 // Never selects secret_hash: nothing outside authentication needs it.
-const API_KEY_COLUMNS = 'id, name, service_account_id, public_id, scopes, last_used_at, expires_at, revoked_at, created_at';
+const API_KEY_COLUMNS = columnsOf<ApiKeyRow>()('id', 'name', 'service_account_id', 'public_id', 'scopes', 'last_used_at', 'expires_at', 'revoked_at', 'created_at');
+const SERVICE_ACCOUNT_COLUMNS = columnsOf<ServiceAccountRow>()('id', 'name', 'description', 'created_at');
+const PAGE = keyset('newest first', 2);
 
 export async function insertServiceAccount(
   tx: Queryable,
@@ -35,13 +38,11 @@ export async function insertServiceAccount(
   );
 }
 
-/** One keyset page (limit + 1 rows), newest first on (created_at, id). */
-export async function listServiceAccountRows(tx: Queryable, tenantId: string, cursor: Cursor | null, limit: number): Promise<ServiceAccountRow[]> {
-  const { rows } = await tx.query<ServiceAccountRow>(
-    `SELECT id, name, description, created_at FROM service_accounts
-      WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-      ORDER BY created_at DESC, id DESC LIMIT $4`,
-    [tenantId, cursor?.createdAt ?? null, cursor?.id ?? null, limit + 1],
+/** One keyset page, newest first. */
+export async function listServiceAccountRows(tx: Queryable, tenantId: string, page: PageRequest): Promise<(ServiceAccountRow & KeyedRow)[]> {
+  const { rows } = await tx.query<ServiceAccountRow & KeyedRow>(
+    `SELECT ${SERVICE_ACCOUNT_COLUMNS}, ${PAGE.key} FROM service_accounts WHERE tenant_id = $1 AND ${PAGE.after} ${PAGE.orderAndLimit}`,
+    [tenantId, ...keysetParams(page, 'newest first')],
   );
   return rows;
 }
@@ -66,30 +67,26 @@ export async function insertApiKey(
     now: Date;
   },
 ): Promise<ApiKeyRow> {
-  const { rows } = await tx.query<ApiKeyRow>(
+  const res = await tx.query<ApiKeyRow>(
     `INSERT INTO api_keys (tenant_id, id, service_account_id, name, public_id, secret_hash, scopes, expires_at, created_by, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10)
      RETURNING ${API_KEY_COLUMNS}`,
     [k.tenantId, k.id, k.serviceAccountId, k.name, k.publicId, k.secretHash, k.scopes, k.expiresAt, k.createdBy, k.now],
   );
-  const row = rows[0];
-  if (!row) throw new Error('api key insert returned no row');
-  return row;
+  return oneRow(res, 'api key insert');
 }
 
-export async function listApiKeyRows(tx: Queryable, tenantId: string, cursor: Cursor | null, limit: number): Promise<ApiKeyRow[]> {
-  const { rows } = await tx.query<ApiKeyRow>(
-    `SELECT ${API_KEY_COLUMNS} FROM api_keys
-      WHERE tenant_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-      ORDER BY created_at DESC, id DESC LIMIT $4`,
-    [tenantId, cursor?.createdAt ?? null, cursor?.id ?? null, limit + 1],
+/** One keyset page, newest first. */
+export async function listApiKeyRows(tx: Queryable, tenantId: string, page: PageRequest): Promise<(ApiKeyRow & KeyedRow)[]> {
+  const { rows } = await tx.query<ApiKeyRow & KeyedRow>(
+    `SELECT ${API_KEY_COLUMNS}, ${PAGE.key} FROM api_keys WHERE tenant_id = $1 AND ${PAGE.after} ${PAGE.orderAndLimit}`,
+    [tenantId, ...keysetParams(page, 'newest first')],
   );
   return rows;
 }
 
 export async function findApiKey(tx: Queryable, tenantId: string, id: string): Promise<ApiKeyRow | null> {
-  const { rows } = await tx.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
-  return rows[0] ?? null;
+  return maybeRow(await tx.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND id = $2`, [tenantId, id]));
 }
 
 /** Sets revoked_at once; returns the updated row, or null when the key was already revoked. */

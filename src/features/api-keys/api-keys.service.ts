@@ -3,7 +3,7 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import { SCOPES } from '../../platform/rbac/roles.js';
 import { issueApiKey, prefixOf } from './api-key.token.js';
@@ -49,8 +49,8 @@ function fieldError(path: string, message: string): AppError {
 }
 
 export async function listServiceAccounts(tx: Queryable, tenantId: string, input: ListInput) {
-  const rows = await listServiceAccountRows(tx, tenantId, decodeCursor(input.cursor), input.limit);
-  return pageOf(rows, input.limit, presentServiceAccount);
+  const page = pageRequest(input);
+  return pageOf(await listServiceAccountRows(tx, tenantId, page), page, presentServiceAccount);
 }
 
 export async function createServiceAccount(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateServiceAccountInput) {
@@ -66,8 +66,8 @@ export async function createServiceAccount(tx: Queryable, ctx: RequestContext, t
 }
 
 export async function listApiKeys(tx: Queryable, tenantId: string, input: ListInput) {
-  const rows = await listApiKeyRows(tx, tenantId, decodeCursor(input.cursor), input.limit);
-  return pageOf(rows, input.limit, presentApiKey);
+  const page = pageRequest(input);
+  return pageOf(await listApiKeyRows(tx, tenantId, page), page, presentApiKey);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AuditRow } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
-import type { Cursor } from '../../platform/http/pagination.js';
+import { columnsOf } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 
 export interface AuditFilters {
   action?: string | undefined;
@@ -13,45 +14,70 @@ export interface AuditFilters {
 
 export type AuditListRow = Omit<AuditRow, 'tenant_id' | 'seq' | 'prev_hash' | 'hash'>;
 
-/**
- * One keyset page (limit + 1 rows) of the tenant's chain, newest first on (created_at, id). Each
- * filter is either null (ignored) or applied, so the statement text never depends on input.
- */
-export async function listAuditRows(tx: Queryable, tenantId: string, f: AuditFilters, cursor: Cursor | null, limit: number): Promise<AuditListRow[]> {
-  const { rows } = await tx.query<AuditListRow>(
-    `SELECT id, actor_type, actor_id, action, target_type, target_id, metadata, ip, user_agent, trace_id, created_at
+const LIST_COLUMNS = columnsOf<AuditListRow>()(
+  'id',
+  'actor_type',
+  'actor_id',
+  'action',
+  'target_type',
+  'target_id',
+  'metadata',
+  'ip',
+  'user_agent',
+  'trace_id',
+  'created_at',
+);
+const CHAIN_COLUMNS = columnsOf<AuditRow>()(
+  'id',
+  'tenant_id',
+  'seq',
+  'actor_type',
+  'actor_id',
+  'action',
+  'target_type',
+  'target_id',
+  'metadata',
+  'ip',
+  'user_agent',
+  'trace_id',
+  'created_at',
+  'prev_hash',
+  'hash',
+);
+
+const PAGE = keyset('newest first', 8);
+/** Each filter is either null (ignored) or applied, so the statement text never depends on input. */
+const LIST_AUDIT_SQL = `SELECT ${LIST_COLUMNS}, ${PAGE.key}
        FROM audit_log_events
       WHERE tenant_id = $1
         AND ($2::text IS NULL OR action = $2)
         AND ($3::uuid IS NULL OR actor_id = $3)
         AND ($4::text IS NULL OR target_type = $4)
         AND ($5::text IS NULL OR target_id = $5)
-        AND ($6::timestamptz IS NULL OR created_at >= $6)
-        AND ($7::timestamptz IS NULL OR created_at < $7)
-        AND ($8::timestamptz IS NULL OR (created_at, id) < ($8::timestamptz, $9::uuid))
-      ORDER BY created_at DESC, id DESC
-      LIMIT $10`,
-    [
-      tenantId,
-      f.action ?? null,
-      f.actorId ?? null,
-      f.targetType ?? null,
-      f.targetId ?? null,
-      f.since ?? null,
-      f.until ?? null,
-      cursor?.createdAt ?? null,
-      cursor?.id ?? null,
-      limit + 1,
-    ],
-  );
+        AND created_at >= coalesce($6::timestamptz, '-infinity')
+        AND created_at < coalesce($7::timestamptz, 'infinity')
+        AND ${PAGE.after}
+      ${PAGE.orderAndLimit}`;
+
+/** One keyset page of the tenant's chain, newest first. */
+export async function listAuditRows(tx: Queryable, tenantId: string, f: AuditFilters, page: PageRequest): Promise<(AuditListRow & KeyedRow)[]> {
+  const { rows } = await tx.query<AuditListRow & KeyedRow>(LIST_AUDIT_SQL, [
+    tenantId,
+    f.action ?? null,
+    f.actorId ?? null,
+    f.targetType ?? null,
+    f.targetId ?? null,
+    f.since ?? null,
+    f.until ?? null,
+    ...keysetParams(page, 'newest first'),
+  ]);
   return rows;
 }
 
 /** The next `batch` rows of the tenant's chain after position `afterSeq`, in chain order. */
 export async function chainBatch(tx: Queryable, tenantId: string, afterSeq: number, batch: number): Promise<AuditRow[]> {
   const { rows } = await tx.query<AuditRow>(
-    `SELECT id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id, metadata, ip, user_agent,
-            trace_id, created_at, prev_hash, hash
+    `SELECT ${CHAIN_COLUMNS}
        FROM audit_log_events
       WHERE tenant_id = $1 AND seq > $2
       ORDER BY seq

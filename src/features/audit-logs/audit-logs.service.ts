@@ -1,6 +1,6 @@
 import { auditRowHash } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { chainBatch, listAuditRows, type AuditListRow } from './audit-logs.queries.js';
 import type { AuditLogQuery } from './audit-logs.schema.js';
 
@@ -21,8 +21,8 @@ function present(r: AuditListRow) {
 }
 
 export async function listAuditLogs(tx: Queryable, tenantId: string, q: AuditLogQuery) {
-  const rows = await listAuditRows(tx, tenantId, q, decodeCursor(q.cursor, q), q.limit);
-  return pageOf(rows, q.limit, present, q);
+  const page = pageRequest(q, q);
+  return pageOf(await listAuditRows(tx, tenantId, q, page), page, present);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Queryable } from '../../platform/db/database.js';
+import { columnsOf } from '../../platform/db/sql.js';
 import type { Role } from '../../platform/rbac/roles.js';
 import type { UserRow } from './auth.schema.js';
 
@@ -7,9 +8,12 @@ export interface UserWithSecret extends UserRow {
   session_epoch: number;
 }
 
+const USER_COLUMNS = columnsOf<UserRow>()('id', 'email', 'name', 'created_at');
+const USER_WITH_SECRET_COLUMNS = columnsOf<UserWithSecret>()('id', 'email', 'name', 'created_at', 'password_hash', 'session_epoch');
+
 export async function findUserByEmail(tx: Queryable, email: string): Promise<UserWithSecret | null> {
   const { rows } = await tx.query<UserWithSecret>(
-    'SELECT id, email, name, created_at, password_hash, session_epoch FROM users WHERE email = $1',
+    `SELECT ${USER_WITH_SECRET_COLUMNS} FROM users WHERE email = $1`,
     [email],
   );
   return rows[0] ?? null;
@@ -17,7 +21,7 @@ export async function findUserByEmail(tx: Queryable, email: string): Promise<Use
 
 export async function findUserById(tx: Queryable, id: string): Promise<UserWithSecret | null> {
   const { rows } = await tx.query<UserWithSecret>(
-    'SELECT id, email, name, created_at, password_hash, session_epoch FROM users WHERE id = $1',
+    `SELECT ${USER_WITH_SECRET_COLUMNS} FROM users WHERE id = $1`,
     [id],
   );
   return rows[0] ?? null;
@@ -27,7 +31,7 @@ export async function findUserById(tx: Queryable, id: string): Promise<UserWithS
 export async function insertUser(tx: Queryable, u: { email: string; name: string; passwordHash: string; now: Date }): Promise<UserRow | null> {
   const { rows } = await tx.query<UserRow>(
     `INSERT INTO users (email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-     ON CONFLICT (email) DO NOTHING RETURNING id, email, name, created_at`,
+     ON CONFLICT (email) DO NOTHING RETURNING ${USER_COLUMNS}`,
     [u.email, u.name, u.passwordHash, u.now],
   );
   return rows[0] ?? null;

@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import type { FeatureDeps } from '../../deps.js';
 import { AppError } from '../../platform/http/errors.js';
-import { csrfTokenOf, type RouteRegistry } from '../../platform/http/route.js';
+import { csrfTokenOf } from '../../platform/http/csrf.js';
+import type { RouteRegistry } from '../../platform/http/route.js';
 import { destroySession, newCsrfToken, regenerateSession, saveSession, sessionSetCookie } from '../../platform/session/session.js';
 import { changeBody, forgotBody, loginBody, resetBody, signupBody } from './auth.schema.js';
 import { changePassword, currentAccount, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import { withAccountTx } from '../../platform/db/tx.js';
+import { countLockout, countLoginAttempt } from '../../platform/telemetry/metrics.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import type { MailMessage } from '../../platform/mail/mailer.js';
 import { PasswordHasher, assertPasswordPolicy } from './auth.passwords.js';
 import { passwordChangedMail, resetLinkMail } from './auth.mails.js';
 import { consumeResetToken, findLatestMembership, findOwnMembership, findUserByEmail, findUserById, insertResetToken, insertUser, resetTokenUsable, updatePasswordHash, voidResetTokens } from './auth.queries.js';
@@ -65,6 +65,7 @@ export async function logIn(
         target: user ? { type: 'user', id: user.id } : null,
         metadata: { reason: user ? 'wrong_password' : 'unknown_email' },
       });
+      countLoginAttempt(tx, 'failed');
       if (lockedNowMs > 0) {
         await recordAuditEvent(tx, ctx, null, {
           action: 'auth.login.locked',
@@ -72,6 +73,7 @@ export async function logIn(
           target: user ? { type: 'user', id: user.id } : null,
           metadata: { lockedForSeconds: Math.ceil(lockedNowMs / 1000) },
         });
+        countLockout(tx);
       }
     });
     throw new AppError('AUTH_INVALID_CREDENTIALS');
@@ -87,6 +89,7 @@ export async function logIn(
       target: { type: 'user', id: user.id },
       metadata: rehash ? { rehashed: true } : {},
     });
+    countLoginAttempt(tx, 'succeeded');
     const tenant = await findLatestMembership(tx, user.id);
     return { user: presentUser(user), epoch: user.session_epoch, activeTenant: tenant };
   });
@@ -128,27 +131,28 @@ function resetTokenDigest(token: string): string {
  */
 export async function requestPasswordReset(deps: FeatureDeps, ctx: RequestContext, input: { email: string }): Promise<void> {
   await deps.limits.consumeIp('forgot', ctx.ip);
-  deps.mailer.sendLater('password reset link', () => issueResetLink(deps, ctx, input.email));
+  deps.afterResponse.run('password reset request', () => issueResetLink(deps, ctx, input.email));
 }
 
 /**
- * Issues a reset token for a known email and returns the mail with its link; an unknown email
- * gets nothing. A new token voids the older ones. Mails per email are capped (5 an hour);
- * requests never touch the login lockout (docs/security.md 8).
+ * Issues a reset token for a known email and queues the mail with its link in the same
+ * transaction, so a stored token always has its mail on the way (delivered by the mail worker
+ * after the commit, even across a restart); an unknown email gets nothing. A new token voids the
+ * older ones. Mails per email are capped (5 an hour); requests never touch the login lockout
+ * (docs/security.md 8).
  */
-async function issueResetLink(deps: FeatureDeps, ctx: RequestContext, email: string): Promise<MailMessage | null> {
+async function issueResetLink(deps: FeatureDeps, ctx: RequestContext, email: string): Promise<void> {
   const user = await withAccountTx(deps.db, null, (tx) => findUserByEmail(tx, email));
-  if (!user) return null;
+  if (!user) return;
   const token = (await deps.limits.consumeResetMail(user.email)) ? randomBytes(32).toString('base64url') : null;
   await withAccountTx(deps.db, null, async (tx) => {
     if (token) {
+      const expiresAt = new Date(ctx.now.getTime() + RESET_TOKEN_LIFETIME_MS);
       await voidResetTokens(tx, user.id, ctx.now);
-      await insertResetToken(tx, {
-        userId: user.id,
-        tokenHash: resetTokenDigest(token),
-        expiresAt: new Date(ctx.now.getTime() + RESET_TOKEN_LIFETIME_MS),
-        now: ctx.now,
-      });
+      await insertResetToken(tx, { userId: user.id, tokenHash: resetTokenDigest(token), expiresAt, now: ctx.now });
+      const mail = resetLinkMail(deps.config.appBaseUrl, user.email, token, RESET_TOKEN_LIFETIME_MS / 60_000);
+      // A link delivered after the token expired is of no use: the row is given up on then.
+      await deps.mail.enqueue(tx, { ...mail, purpose: 'password_reset', deliverBefore: expiresAt }, ctx.now);
     }
     await recordAuditEvent(tx, ctx, null, {
       action: 'auth.password_reset.requested',
@@ -156,8 +160,6 @@ async function issueResetLink(deps: FeatureDeps, ctx: RequestContext, email: str
       metadata: { mailed: token !== null },
     });
   });
-  // Made only after the commit, so a mailed link always names a stored token.
-  return token ? resetLinkMail(deps.config.appBaseUrl, user.email, token, RESET_TOKEN_LIFETIME_MS / 60_000) : null;
 }
 
 /**
@@ -174,7 +176,7 @@ export async function resetPassword(deps: FeatureDeps, ctx: RequestContext, inpu
     throw new AppError('RESET_TOKEN_INVALID');
   }
   const passwordHash = await deps.hasher.hash(input.password);
-  const email = await withAccountTx(deps.db, null, async (tx) => {
+  await withAccountTx(deps.db, null, async (tx) => {
     const userId = await consumeResetToken(tx, tokenHash, ctx.now);
     if (!userId) throw new AppError('RESET_TOKEN_INVALID');
     await updatePasswordHash(tx, userId, passwordHash, true);
@@ -186,12 +188,11 @@ export async function resetPassword(deps: FeatureDeps, ctx: RequestContext, inpu
       actor: { type: 'user', id: userId },
       target: { type: 'user', id: userId },
     });
+    await deps.mail.enqueue(tx, { ...passwordChangedMail(user.email, 'reset'), purpose: 'password_changed' }, ctx.now);
     // Inside the transaction: if the lockout store is down the reset rolls back and the token
     // stays usable, rather than leaving a reset account still locked.
     await deps.limits.lockout.reset(user.email);
-    return user.email;
   });
-  deps.mailer.send(passwordChangedMail(email, 'reset'));
 }
 
 /**
@@ -213,8 +214,8 @@ export async function changePassword(
     const next = await updatePasswordHash(tx, userId, passwordHash, true);
     await voidResetTokens(tx, userId, ctx.now);
     await recordAuditEvent(tx, ctx, null, { action: 'auth.password.changed', target: { type: 'user', id: userId } });
+    await deps.mail.enqueue(tx, { ...passwordChangedMail(user.email, 'change'), purpose: 'password_changed' }, ctx.now);
     return next;
   });
-  deps.mailer.send(passwordChangedMail(user.email, 'change'));
   return epoch;
 }

@@ -20,6 +20,8 @@ export function presentIncident(r: IncidentRow) {
     allowedTransitions: allowedTransitions(r.status),
     commanderId: r.commander_id,
     createdBy: { type: r.created_by_type, id: r.created_by_id },
+    acknowledgedAt: iso(r.acknowledged_at),
+    acknowledgedBy: r.acknowledged_by_type === null ? null : { type: r.acknowledged_by_type, id: r.acknowledged_by_id },
     startedAt: r.started_at.toISOString(),
     identifiedAt: iso(r.identified_at),
     monitoringAt: iso(r.monitoring_at),

@@ -1,6 +1,13 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Cursor } from '../../platform/http/pagination.js';
+import { columnsOf, maybeRow, oneRow, patchStatement } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
+
+/** Who created, acknowledged or wrote a timeline event: a person, a key, or an alert source. */
+export interface ActorRef {
+  type: 'user' | 'service_account' | 'alert_source';
+  id: string;
+}
 
 export interface IncidentRow {
   id: string;
@@ -10,8 +17,11 @@ export interface IncidentRow {
   severity: Severity;
   status: IncidentStatus;
   commander_id: string | null;
-  created_by_type: 'user' | 'service_account';
+  created_by_type: ActorRef['type'];
   created_by_id: string;
+  acknowledged_at: Date | null;
+  acknowledged_by_type: ActorRef['type'] | null;
+  acknowledged_by_id: string | null;
   started_at: Date;
   identified_at: Date | null;
   monitoring_at: Date | null;
@@ -21,8 +31,28 @@ export interface IncidentRow {
   version: number;
 }
 
-const COLUMNS = `id, number, title, description, severity, status, commander_id, created_by_type, created_by_id,
-  started_at, identified_at, monitoring_at, resolved_at, created_at, updated_at, version`;
+/** Every column of IncidentRow, in the order responses list them; a column added to one must be added to the other. */
+export const INCIDENT_COLUMNS = columnsOf<IncidentRow>()(
+  'id',
+  'number',
+  'title',
+  'description',
+  'severity',
+  'status',
+  'commander_id',
+  'created_by_type',
+  'created_by_id',
+  'acknowledged_at',
+  'acknowledged_by_type',
+  'acknowledged_by_id',
+  'started_at',
+  'identified_at',
+  'monitoring_at',
+  'resolved_at',
+  'created_at',
+  'updated_at',
+  'version',
+);
 
 /**
  * Hands out the tenant's next incident number. The UPDATE locks only this tenant's row until the
@@ -48,27 +78,36 @@ export async function insertIncident(
     description: string | null;
     severity: Severity;
     commanderId: string | null;
-    createdBy: { type: 'user' | 'service_account'; id: string };
+    createdBy: ActorRef;
     now: Date;
   },
 ): Promise<IncidentRow> {
-  const { rows } = await tx.query<IncidentRow>(
-    `INSERT INTO incidents (tenant_id, number, title, description, severity, status, commander_id, created_by_type,
+  const res = await tx.query<IncidentRow>(INSERT_INCIDENT_SQL, [
+    i.tenantId,
+    i.number,
+    i.title,
+    i.description,
+    i.severity,
+    i.commanderId,
+    i.createdBy.type,
+    i.createdBy.id,
+    i.now,
+  ]);
+  return oneRow(res, 'incident insert');
+}
+
+const INSERT_INCIDENT_SQL = `INSERT INTO incidents (tenant_id, number, title, description, severity, status, commander_id, created_by_type,
        created_by_id, started_at, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, 'investigating', $6, $7, $8, $9, $9, $9)
-     RETURNING ${COLUMNS}`,
-    [i.tenantId, i.number, i.title, i.description, i.severity, i.commanderId, i.createdBy.type, i.createdBy.id, i.now],
-  );
-  return rows[0] as IncidentRow;
-}
+     RETURNING ${INCIDENT_COLUMNS}`;
+
+const FIND_INCIDENT_SQL = `SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE tenant_id = $1 AND id = $2`;
+/** The incident locked for a change (the PATCH transaction's first read). */
+const LOCK_INCIDENT_SQL = `${FIND_INCIDENT_SQL} FOR UPDATE`;
 
 /** One incident of the tenant; `forUpdate` locks it so concurrent changes apply one after another. */
 export async function findIncident(tx: Queryable, tenantId: string, id: string, forUpdate = false): Promise<IncidentRow | null> {
-  const { rows } = await tx.query<IncidentRow>(
-    `SELECT ${COLUMNS} FROM incidents WHERE tenant_id = $1 AND id = $2${forUpdate ? ' FOR UPDATE' : ''}`,
-    [tenantId, id],
-  );
-  return rows[0] ?? null;
+  return maybeRow(await tx.query<IncidentRow>(forUpdate ? LOCK_INCIDENT_SQL : FIND_INCIDENT_SQL, [tenantId, id]));
 }
 
 /** The columns a change may set; keys map to fixed column names, never to caller text. */
@@ -81,33 +120,40 @@ export interface IncidentPatch {
   identified_at?: Date | null;
   monitoring_at?: Date | null;
   resolved_at?: Date | null;
+  acknowledged_at?: Date;
+  acknowledged_by_type?: ActorRef['type'];
+  acknowledged_by_id?: string;
 }
 
-const PATCHABLE: readonly (keyof IncidentPatch)[] = [
-  'title',
-  'description',
-  'severity',
-  'status',
-  'commander_id',
-  'identified_at',
-  'monitoring_at',
-  'resolved_at',
-];
+const INCIDENT_PATCH = patchStatement<IncidentPatch>(
+  {
+    title: 'text',
+    description: 'text',
+    severity: 'text',
+    status: 'text',
+    commander_id: 'uuid',
+    identified_at: 'timestamptz',
+    monitoring_at: 'timestamptz',
+    resolved_at: 'timestamptz',
+    acknowledged_at: 'timestamptz',
+    acknowledged_by_type: 'text',
+    acknowledged_by_id: 'uuid',
+  },
+  4,
+);
+
+/** One text for every combination of changed fields ($4 lists them; see patchStatement). */
+export const UPDATE_INCIDENT_SQL = `UPDATE incidents SET
+    ${INCIDENT_PATCH.sets},
+    updated_at = $3, version = version + 1
+  WHERE tenant_id = $1 AND id = $2 RETURNING ${INCIDENT_COLUMNS}`;
+
+function updateIncidentParams(tenantId: string, id: string, patch: IncidentPatch, now: Date): unknown[] {
+  return [tenantId, id, now, ...INCIDENT_PATCH.params(patch)];
+}
 
 export async function updateIncident(tx: Queryable, tenantId: string, id: string, patch: IncidentPatch, now: Date): Promise<IncidentRow> {
-  const sets: string[] = [];
-  const params: unknown[] = [tenantId, id, now];
-  for (const column of PATCHABLE) {
-    if (!(column in patch)) continue;
-    params.push(patch[column]);
-    sets.push(`${column} = $${params.length}`);
-  }
-  const { rows } = await tx.query<IncidentRow>(
-    `UPDATE incidents SET ${[...sets, 'updated_at = $3', 'version = version + 1'].join(', ')}
-      WHERE tenant_id = $1 AND id = $2 RETURNING ${COLUMNS}`,
-    params,
-  );
-  return rows[0] as IncidentRow;
+  return oneRow(await tx.query<IncidentRow>(UPDATE_INCIDENT_SQL, updateIncidentParams(tenantId, id, patch, now)), 'incident update');
 }
 
 export interface IncidentFilter {
@@ -118,38 +164,44 @@ export interface IncidentFilter {
   createdBefore?: string | undefined;
 }
 
+export type IncidentListRow = IncidentRow & KeyedRow;
+
+const PAGE = keyset('newest first', 6);
+
 /**
- * A page of incidents newest first. Keyset on (created_at, id) so every page costs one index
- * range scan on incidents_tenant_created_idx, however deep; `limit` is the page size plus one.
+ * The incident list, newest first: every filter is a parameter that may be null, so the text is
+ * fixed. Full-text search has a text of its own, because it changes the plan (the GIN index on
+ * search_vector) and a prepared statement's generic plan is shared by all its executions. The
+ * created range and the keyset are index range conditions on incidents_tenant_created_idx, so
+ * every page costs one range scan, however deep.
  */
-export async function listIncidentRows(
-  tx: Queryable,
-  tenantId: string,
-  filter: IncidentFilter,
-  cursor: Cursor | null,
-  limit: number,
-): Promise<IncidentRow[]> {
-  const where = ['tenant_id = $1'];
-  const params: unknown[] = [tenantId];
-  const add = (sql: (p: string) => string, value: unknown): void => {
-    params.push(value);
-    where.push(sql(`$${params.length}`));
-  };
-  if (filter.status?.length) add((p) => `status = ANY(${p}::text[])`, filter.status);
-  if (filter.severity?.length) add((p) => `severity = ANY(${p}::text[])`, filter.severity);
-  if (filter.q !== undefined) add((p) => `search_vector @@ websearch_to_tsquery('simple', ${p})`, filter.q);
-  if (filter.createdAfter !== undefined) add((p) => `created_at >= ${p}::timestamptz`, filter.createdAfter);
-  if (filter.createdBefore !== undefined) add((p) => `created_at < ${p}::timestamptz`, filter.createdBefore);
-  if (cursor) {
-    params.push(cursor.createdAt, cursor.id);
-    where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
-  }
-  params.push(limit);
-  const { rows } = await tx.query<IncidentRow>(
-    `SELECT ${COLUMNS} FROM incidents WHERE ${where.join(' AND ')}
-      ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
-    params,
-  );
+function listIncidentsSql(search: boolean): string {
+  return `SELECT ${INCIDENT_COLUMNS}, ${PAGE.key} FROM incidents
+      WHERE tenant_id = $1
+        AND ($2::text[] IS NULL OR status = ANY($2::text[]))
+        AND ($3::text[] IS NULL OR severity = ANY($3::text[]))
+        AND created_at >= coalesce($4::timestamptz, '-infinity')
+        AND created_at < coalesce($5::timestamptz, 'infinity')
+        AND ${PAGE.after}${search ? `
+        AND search_vector @@ websearch_to_tsquery('simple', $9)` : ''}
+      ${PAGE.orderAndLimit}`;
+}
+
+export const LIST_INCIDENTS_SQL = listIncidentsSql(false);
+const SEARCH_INCIDENTS_SQL = listIncidentsSql(true);
+
+export async function listIncidentRows(tx: Queryable, tenantId: string, filter: IncidentFilter, page: PageRequest): Promise<IncidentListRow[]> {
+  const params: unknown[] = [
+    tenantId,
+    filter.status?.length ? filter.status : null,
+    filter.severity?.length ? filter.severity : null,
+    filter.createdAfter ?? null,
+    filter.createdBefore ?? null,
+    ...keysetParams(page, 'newest first'),
+  ];
+  const search = filter.q !== undefined;
+  if (search) params.push(filter.q);
+  const { rows } = await tx.query<IncidentListRow>(search ? SEARCH_INCIDENTS_SQL : LIST_INCIDENTS_SQL, params);
   return rows;
 }
 

@@ -1,8 +1,9 @@
 import type { FeatureDeps } from '../../deps.js';
 import { etagOf, parseIfMatch } from '../../platform/http/etag.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
+import { whenAnswered } from '../../platform/http/result.js';
 import { createIncidentBody, incidentParams, listIncidentsQuery, pageQuery, updateIncidentBody } from './incidents.schema.js';
-import { changedIncidentResult, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
+import { acknowledgeIncident, createIncident, incidentResult, listIncidents, loadIncident, patchIncident } from './incidents.service.js';
 import { presentTask } from './incidents.presenters.js';
 import { createStatusUpdateBody } from './status-updates.schema.js';
 import { listStatusUpdates, postStatusUpdate } from './status-updates.service.js';
@@ -27,8 +28,8 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     authorize: 'route',
     query: listIncidentsQuery,
     handler({ tx, tenantId, query }) {
-      // Not awaited: the page is presented once its rows arrive, with the COMMIT in the same round trip.
-      return Promise.resolve({ status: 200, body: listIncidents(tx, tenantId, query) });
+      // The page is presented once its rows arrive, with the COMMIT in the same round trip.
+      return Promise.resolve(whenAnswered(listIncidents(tx, tenantId, query), (page) => ({ status: 200, body: page })));
     },
   });
 
@@ -64,7 +65,20 @@ export function registerIncidentRoutes(routes: RouteRegistry, _deps: FeatureDeps
     params: incidentParams,
     body: updateIncidentBody,
     async handler({ ctx, tx, tenantId, params, body, req }) {
-      return changedIncidentResult(await patchIncident(tx, ctx, tenantId, params.incidentId, body, parseIfMatch(req.get('if-match'))), 200);
+      const change = await patchIncident(tx, ctx, tenantId, params.incidentId, body, parseIfMatch(req.get('if-match')));
+      // The UPDATE, its timeline events and audit row are answered with the COMMIT, in one round trip.
+      return whenAnswered(change.row, (row) => incidentResult(row, 200));
+    },
+  });
+
+  routes.tenant({
+    ...write,
+    method: 'post',
+    path: '/incidents/:incidentId/acknowledge',
+    authorize: 'service',
+    params: incidentParams,
+    async handler({ ctx, tx, tenantId, params }) {
+      return incidentResult(await acknowledgeIncident(tx, ctx, tenantId, params.incidentId), 200);
     },
   });
 

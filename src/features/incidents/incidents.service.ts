@@ -3,10 +3,11 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, etagOf, type IfMatch } from '../../platform/http/etag.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
-import { countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { countIncidentCreated, countIncidentResolved } from '../../platform/telemetry/metrics.js';
+import { recordEvent } from '../events/events.record.js';
 import {
   findIncident,
   insertIncident,
@@ -14,13 +15,14 @@ import {
   listIncidentRows,
   nextIncidentNumber,
   updateIncident,
+  type ActorRef,
   type IncidentPatch,
   type IncidentRow,
 } from './incidents.queries.js';
 import { presentIncident } from './incidents.presenters.js';
 import type { CreateIncidentInput, ListIncidentsQuery, UpdateIncidentInput } from './incidents.schema.js';
 import { allowedTransitions, canTransition, transitionStamps } from './incidents.status.js';
-import { sendTimelineEvent } from './timeline.queries.js';
+import { appendTimelineEvent } from './timeline.queries.js';
 import type { TimelineEventType } from './timeline.schema.js';
 
 export interface Writer {
@@ -49,11 +51,12 @@ export async function loadIncident(
   action: Action,
   opts: { forUpdate?: boolean } = {},
 ): Promise<IncidentRow> {
-  const found = findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false);
   // A locked incident is about to change, and every change is audited: the chain's lock and head
   // are read in the same round trip as the row, after its row lock (the order every writer uses).
-  if (opts.forUpdate) void prepareAuditChain(tx, tenantId);
-  const row = await found;
+  const [row] = await Promise.all([
+    findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false),
+    opts.forUpdate ? prepareAuditChain(tx, tenantId) : undefined,
+  ]);
   if (!row) throw new AppError('NOT_FOUND');
   enforce(action, { tenantId }, ctx);
   return row;
@@ -71,17 +74,14 @@ export function incidentResult(row: IncidentRow, status: number, extraHeaders: R
 }
 
 /**
- * A change sent but not answered yet: its version is known (the row is locked, so it is the
- * locked version plus one) and the row arrives with the transaction's last round trip.
+ * A change issued but not answered yet: the row it leaves arrives together with the answers of
+ * its timeline and audit writes (`row` settles once all of them are answered).
  */
 export interface PendingChange {
-  version: number;
   row: Promise<IncidentRow>;
-}
-
-/** The answer to a change: the ETag now, the body once the row (and the commit) are back. */
-export function changedIncidentResult(change: PendingChange, status: number) {
-  return { status, body: change.row.then(presentIncident), headers: { ETag: etagOf(change.version) } };
+  /** The incident as the change leaves it, known before the UPDATE answers (for the event). */
+  after: IncidentRow;
+  changes: Record<string, FieldChange>;
 }
 
 export async function createIncident(tx: Queryable, ctx: RequestContext, tenantId: string, input: CreateIncidentInput): Promise<IncidentRow> {
@@ -98,17 +98,21 @@ export async function createIncident(tx: Queryable, ctx: RequestContext, tenantI
     createdBy: writerOf(ctx),
     now: ctx.now,
   });
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.created',
-    target: { type: 'incident', id: row.id },
-    metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
-  });
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.created',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, severity: row.severity, commanderId: row.commander_id },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'incident.created', incidentId: row.id, data: { incident: presentIncident(row) } }),
+  ]);
+  countIncidentCreated(tx);
   return row;
 }
 
 export async function listIncidents(tx: Queryable, tenantId: string, query: ListIncidentsQuery) {
-  const rows = await listIncidentRows(tx, tenantId, query, decodeCursor(query.cursor, query), query.limit + 1);
-  return pageOf(rows, query.limit, presentIncident, query);
+  const page = pageRequest(query, query);
+  return pageOf(await listIncidentRows(tx, tenantId, query, page), page, presentIncident);
 }
 
 export async function patchIncident(
@@ -131,8 +135,10 @@ type FieldChange = { from: unknown; to: unknown };
  * machine (stamping its timestamp), writes the automatic timeline events and one
  * `incident.updated` audit row, and bumps `version`. Fields equal to their current value are
  * not changes; a request that changes nothing leaves the incident (and its version) as it was.
- * Every decision is made before the first write is sent; the writes leave together and are not
- * awaited here (see PendingChange).
+ * Every decision is made before the first write is issued; the writes leave together and are
+ * answered together (see PendingChange). The change's event (`incident.updated`, or
+ * `incident.status_changed` when the status moved) leaves with them, unless the caller records
+ * the mutation's one event itself (`event: false`, a status update).
  */
 export async function changeIncident(
   tx: Queryable,
@@ -140,7 +146,9 @@ export async function changeIncident(
   tenantId: string,
   row: IncidentRow,
   input: UpdateIncidentInput,
+  opts: { event?: boolean; by?: ActorRef } = {},
 ): Promise<PendingChange> {
+  const by = opts.by ?? writerOf(ctx);
   if (input.commanderId !== undefined && input.commanderId !== null) await assertMember(tx, tenantId, input.commanderId, 'commanderId');
   if (input.status !== undefined && !canTransition(row.status, input.status)) {
     throw new AppError('INVALID_STATUS_TRANSITION', {
@@ -170,31 +178,54 @@ export async function changeIncident(
   if (input.status !== undefined) {
     Object.assign(patch, { status: input.status }, transitionStamps(input.status, ctx.now));
     changes.status = { from: row.status, to: input.status };
+    // Leaving investigating is a response to the incident: it acknowledges it, unless it is the
+    // incident's own alerts resolving it (monitoring clearing is nobody's acknowledgement).
+    if (row.status === 'investigating' && row.acknowledged_at === null && by.type !== 'alert_source') {
+      Object.assign(patch, acknowledgementOf(by, ctx.now));
+      changes.acknowledgedAt = { from: null, to: ctx.now.toISOString() };
+    }
   }
-  if (Object.keys(changes).length === 0) return { version: row.version, row: Promise.resolve(row) };
+  if (Object.keys(changes).length === 0) return { row: Promise.resolve(row), after: row, changes };
+  // What the UPDATE will return: the row is locked, so only this change moves it.
+  const after: IncidentRow = { ...row, ...patch, updated_at: ctx.now, version: row.version + 1 };
 
   // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
-  // new version is the locked one plus one.
+  // audited version is the locked one plus one.
   const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
+  const others: Promise<void>[] = [];
   if (input.status !== undefined && changes.status) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`);
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`, by));
   }
   if (input.severity !== undefined && changes.severity) {
-    appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`);
+    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`, by));
   }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'incident.updated',
-    target: { type: 'incident', id: row.id },
-    metadata: { changes, version: row.version + 1 },
-  });
+  // An alert source acting is named as the actor; a user or key is the request's principal.
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
+  others.push(
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.updated',
+      target: { type: 'incident', id: row.id },
+      metadata: { changes, version: row.version + 1 },
+      ...actor,
+    }),
+  );
+  if (opts.event !== false) {
+    others.push(
+      recordEvent(tx, ctx, tenantId, {
+        type: changes.status ? 'incident.status_changed' : 'incident.updated',
+        incidentId: row.id,
+        data: { incident: presentIncident(after), changes },
+        ...actor,
+      }).then(() => undefined),
+    );
+  }
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { version: row.version + 1, row: updating };
+  return { row: Promise.all([updating, ...others]).then(([updated]) => updated), after, changes };
 }
 
 /**
  * Appends an event the server writes itself (status and severity changes, tasks created and
- * completed, status updates posted), stamped now and attributed to the caller. Sent without
- * waiting: nothing reads the row back, and the transaction fails if the insert does.
+ * completed, status updates posted), stamped now and attributed to the caller.
  */
 export function appendSystemEvent(
   tx: Queryable,
@@ -203,6 +234,59 @@ export function appendSystemEvent(
   incidentId: string,
   type: Exclude<TimelineEventType, 'note'>,
   message: string,
-): void {
-  sendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: writerOf(ctx), now: ctx.now });
+  by: ActorRef = writerOf(ctx),
+): Promise<void> {
+  return appendTimelineEvent(tx, { tenantId, incidentId, type, message, occurredAt: ctx.now, actor: by, now: ctx.now });
+}
+
+/** The columns that record an acknowledgement. */
+export function acknowledgementOf(by: ActorRef, now: Date): Pick<IncidentPatch, 'acknowledged_at' | 'acknowledged_by_type' | 'acknowledged_by_id'> {
+  return { acknowledged_at: now, acknowledged_by_type: by.type, acknowledged_by_id: by.id };
+}
+
+/**
+ * Acknowledges a locked incident once: the first acknowledgement stamps `acknowledgedAt` and
+ * `acknowledgedBy`, writes an `acknowledged` timeline event, an `incident.acknowledged` audit row
+ * and event, and bumps the version; an acknowledged incident is left alone (null). An `implicit`
+ * acknowledgement (a status update's) is part of another mutation, whose own audit row and event
+ * record it, so it writes neither.
+ */
+export async function acknowledgeLockedIncident(
+  tx: Queryable,
+  ctx: RequestContext,
+  tenantId: string,
+  row: IncidentRow,
+  by: ActorRef,
+  note: string,
+  opts: { implicit?: boolean } = {},
+): Promise<IncidentRow | null> {
+  if (row.acknowledged_at !== null) return null;
+  const [updated] = await Promise.all([
+    updateIncident(tx, tenantId, row.id, acknowledgementOf(by, ctx.now), ctx.now),
+    appendSystemEvent(tx, ctx, tenantId, row.id, 'acknowledged', note, by),
+  ]);
+  if (opts.implicit) return updated;
+  const actor = by.type === 'alert_source' ? { actor: by } : {};
+  await Promise.all([
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'incident.acknowledged',
+      target: { type: 'incident', id: row.id },
+      metadata: { number: row.number, version: updated.version },
+      ...actor,
+    }),
+    recordEvent(tx, ctx, tenantId, {
+      type: 'incident.acknowledged',
+      incidentId: row.id,
+      data: { incident: presentIncident(updated), changes: { acknowledgedAt: { from: null, to: ctx.now.toISOString() } } },
+      ...actor,
+    }),
+  ]);
+  return updated;
+}
+
+/** POST /v1/incidents/:incidentId/acknowledge: idempotent (a second call changes nothing). */
+export async function acknowledgeIncident(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string): Promise<IncidentRow> {
+  const row = await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.write', { forUpdate: true });
+  const by = writerOf(ctx);
+  return (await acknowledgeLockedIncident(tx, ctx, tenantId, row, by, 'Incident acknowledged.')) ?? row;
 }

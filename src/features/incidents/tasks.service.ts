@@ -3,7 +3,8 @@ import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { assertIfMatch, type IfMatch } from '../../platform/http/etag.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
+import { recordEvent } from '../events/events.record.js';
 import { presentTask } from './incidents.presenters.js';
 import type { PageQuery } from './incidents.schema.js';
 import { appendSystemEvent, assertMember, loadIncident } from './incidents.service.js';
@@ -12,8 +13,8 @@ import type { CreateTaskInput, UpdateTaskInput } from './tasks.schema.js';
 
 export async function listTasks(tx: Queryable, ctx: RequestContext, tenantId: string, incidentId: string, query: PageQuery) {
   await loadIncident(tx, ctx, tenantId, incidentId, 'incidents.read');
-  const rows = await listTaskRows(tx, tenantId, incidentId, decodeCursor(query.cursor, { incidentId }), query.limit + 1);
-  return pageOf(rows, query.limit, presentTask, { incidentId });
+  const page = pageRequest(query, { incidentId });
+  return pageOf(await listTaskRows(tx, tenantId, incidentId, page), page, presentTask);
 }
 
 /** Creates an open task, its `task_created` timeline event and its audit row, in one transaction. */
@@ -22,12 +23,15 @@ export async function createTask(tx: Queryable, ctx: RequestContext, tenantId: s
   const assigneeId = input.assigneeId ?? null;
   if (assigneeId !== null) await assertMember(tx, tenantId, assigneeId, 'assigneeId');
   const row = await insertTask(tx, { tenantId, incidentId, title: input.title, assigneeId, dueAt: input.dueAt ?? null, now: ctx.now });
-  appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`);
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.created',
-    target: { type: 'task', id: row.id },
-    metadata: { incidentId, assigneeId },
-  });
+  await Promise.all([
+    appendSystemEvent(tx, ctx, tenantId, incidentId, 'task_created', `Task created: ${row.title}`),
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.created',
+      target: { type: 'task', id: row.id },
+      metadata: { incidentId, assigneeId },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.created', incidentId, data: { task: presentTask(row) } }),
+  ]);
   return row;
 }
 
@@ -74,13 +78,14 @@ export async function patchTask(
   if (Object.keys(changes).length === 0) return task;
 
   const updated = await updateTask(tx, tenantId, task.id, patch, ctx.now);
-  if (patch.status === 'done') {
-    appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`);
-  }
-  await recordAuditEvent(tx, ctx, tenantId, {
-    action: 'task.updated',
-    target: { type: 'task', id: task.id },
-    metadata: { incidentId: ids.incidentId, changes, version: updated.version },
-  });
+  await Promise.all([
+    patch.status === 'done' ? appendSystemEvent(tx, ctx, tenantId, ids.incidentId, 'task_completed', `Task completed: ${updated.title}`) : undefined,
+    recordAuditEvent(tx, ctx, tenantId, {
+      action: 'task.updated',
+      target: { type: 'task', id: task.id },
+      metadata: { incidentId: ids.incidentId, changes, version: updated.version },
+    }),
+    recordEvent(tx, ctx, tenantId, { type: 'task.updated', incidentId: ids.incidentId, data: { task: presentTask(updated), changes } }),
+  ]);
   return updated;
 }

@@ -1,6 +1,17 @@
 import { z } from 'zod';
 
-export const TIMELINE_EVENT_TYPES = ['note', 'status_changed', 'severity_changed', 'task_created', 'task_completed', 'status_update_posted'] as const;
+export const TIMELINE_EVENT_TYPES = [
+  'note',
+  'status_changed',
+  'severity_changed',
+  'task_created',
+  'task_completed',
+  'status_update_posted',
+  'acknowledged',
+  'alert_triggered',
+  'alert_acknowledged',
+  'alert_resolved',
+] as const;
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];
 
 export const createTimelineEventBody = z

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Cursor } from '../../platform/http/pagination.js';
+import { columnsOf, maybeRow, oneRow } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 
 export type InviteRole = 'admin' | 'member' | 'viewer';
 
@@ -14,40 +15,33 @@ export interface InviteRow {
   created_at: Date;
 }
 
-const INVITE_COLUMNS = 'tenant_id, id, email, role, expires_at, accepted_at, revoked_at, created_at';
+const INVITE_COLUMNS = columnsOf<InviteRow>()('tenant_id', 'id', 'email', 'role', 'expires_at', 'accepted_at', 'revoked_at', 'created_at');
 
 export async function insertInvite(
   tx: Queryable,
   i: { tenantId: string; id: string; email: string; role: InviteRole; tokenHash: string; invitedBy: string | null; expiresAt: Date; now: Date },
 ): Promise<InviteRow> {
-  const { rows } = await tx.query<InviteRow>(
+  const res = await tx.query<InviteRow>(
     `INSERT INTO invites (tenant_id, id, email, role, token_hash, invited_by, expires_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${INVITE_COLUMNS}`,
     [i.tenantId, i.id, i.email, i.role, i.tokenHash, i.invitedBy, i.expiresAt, i.now],
   );
-  return rows[0] as InviteRow;
+  return oneRow(res, 'invite insert');
 }
 
-/** Pending invites (not accepted, not revoked, not expired at `now`), newest first; `limit + 1` rows. */
-export async function listPendingInvitePage(tx: Queryable, tenantId: string, now: Date, after: Cursor | null, limit: number): Promise<InviteRow[]> {
-  const pending = 'tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2';
-  const { rows } = after
-    ? await tx.query<InviteRow>(
-        `SELECT ${INVITE_COLUMNS} FROM invites WHERE ${pending} AND (created_at, id) < ($3::timestamptz, $4::uuid)
-          ORDER BY created_at DESC, id DESC LIMIT $5`,
-        [tenantId, now, after.createdAt, after.id, limit + 1],
-      )
-    : await tx.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE ${pending} ORDER BY created_at DESC, id DESC LIMIT $3`, [
-        tenantId,
-        now,
-        limit + 1,
-      ]);
+const PAGE = keyset('newest first', 3);
+const LIST_PENDING_SQL = `SELECT ${INVITE_COLUMNS}, ${PAGE.key} FROM invites
+      WHERE tenant_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 AND ${PAGE.after}
+      ${PAGE.orderAndLimit}`;
+
+/** Pending invites (not accepted, not revoked, not expired at `now`), newest first. */
+export async function listPendingInvitePage(tx: Queryable, tenantId: string, now: Date, page: PageRequest): Promise<(InviteRow & KeyedRow)[]> {
+  const { rows } = await tx.query<InviteRow & KeyedRow>(LIST_PENDING_SQL, [tenantId, now, ...keysetParams(page, 'newest first')]);
   return rows;
 }
 
 export async function findInvite(tx: Queryable, tenantId: string, id: string): Promise<InviteRow | null> {
-  const { rows } = await tx.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
-  return rows[0] ?? null;
+  return maybeRow(await tx.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE tenant_id = $1 AND id = $2`, [tenantId, id]));
 }
 
 /** Revokes a still-pending invite atomically; null when it was used, revoked or expired meanwhile. */
@@ -67,8 +61,7 @@ export async function revokePendingInvite(tx: Queryable, tenantId: string, id: s
  * transaction, so no tenant_id predicate is possible here.
  */
 export async function findInviteByTokenHash(tx: Queryable, tokenHash: string): Promise<InviteRow | null> {
-  const { rows } = await tx.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE token_hash = $1`, [tokenHash]);
-  return rows[0] ?? null;
+  return maybeRow(await tx.query<InviteRow>(`SELECT ${INVITE_COLUMNS} FROM invites WHERE token_hash = $1`, [tokenHash]));
 }
 
 /**

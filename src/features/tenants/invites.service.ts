@@ -5,7 +5,7 @@ import type { Queryable } from '../../platform/db/database.js';
 import { withLookupTx, withTenantTx } from '../../platform/db/tx.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Role } from '../../platform/rbac/roles.js';
 import {
@@ -77,23 +77,25 @@ export async function createInvite(
   // The tenant name is user input; no control character may reach the mail's subject header.
   const name = ((await tenantName(tx, tenantId)) ?? 'a tenant').replace(/\p{Cc}+/gu, ' ');
   const link = `${deps.config.appBaseUrl}/accept-invite?token=${encodeURIComponent(token)}`;
-  // Queued, never awaited on the network. Should the transaction still roll back after this,
-  // the link simply points at no invite and is answered 404.
-  deps.mailer.send({
+  // A row in this transaction: a rolled-back invite sends nothing; the worker delivers it after
+  // the commit.
+  await deps.mail.enqueue(tx, {
+    purpose: 'invite',
+    deliverBefore: invite.expires_at,
     to: invite.email,
     subject: `You are invited to join ${name}`,
     text:
       `You have been invited to join ${name} as ${invite.role}.\n\n` +
       `Accept the invite (sign in with ${invite.email}):\n${link}\n\n` +
       `The link works once and expires on ${invite.expires_at.toISOString()}.`,
-  });
+  }, ctx.now);
   return presentInvite(invite);
 }
 
 /** GET invites: pending only, at the request's clock. */
 export async function listInvites(tx: Queryable, ctx: RequestContext, tenantId: string, query: { limit: number; cursor?: string | undefined }) {
-  const rows = await listPendingInvitePage(tx, tenantId, ctx.now, decodeCursor(query.cursor), query.limit);
-  return pageOf(rows, query.limit, presentInvite);
+  const page = pageRequest(query);
+  return pageOf(await listPendingInvitePage(tx, tenantId, ctx.now, page), page, presentInvite);
 }
 
 /** Revoke: load (404), authorize (403), then revoke only a pending invite (else 410). */

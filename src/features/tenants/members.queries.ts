@@ -1,4 +1,6 @@
 import type { Queryable, TxLookup } from '../../platform/db/database.js';
+import { maybeRow, selectList } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { Role } from '../../platform/rbac/roles.js';
 
 /**
@@ -17,39 +19,28 @@ export interface MemberRow {
   user_id: string;
   role: Role;
   created_at: Date;
-  /** created_at at full microsecond precision, for an exact keyset cursor. */
-  created_key: string;
   email: string;
   name: string;
   user_created_at: Date;
 }
 
-// Rows may be written with the database's now() (microseconds), so the cursor carries the exact
-// text form instead of a millisecond Date that would skip rows inside the same millisecond.
-const MEMBER_COLUMNS = `m.user_id, m.role, m.created_at,
-  to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_key,
-  u.email, u.name, u.created_at AS user_created_at`;
+const MEMBER_COLUMNS = selectList<MemberRow>({
+  user_id: 'm.user_id',
+  role: 'm.role',
+  created_at: 'm.created_at',
+  email: 'u.email',
+  name: 'u.name',
+  user_created_at: 'u.created_at',
+});
 
-/** One page of members, newest first by (created_at, user_id); `limit + 1` rows tell if more follow. */
-export async function listMemberPage(
-  tx: Queryable,
-  tenantId: string,
-  after: { createdAt: string; id: string } | null,
-  limit: number,
-): Promise<MemberRow[]> {
-  const { rows } = after
-    ? await tx.query<MemberRow>(
-        `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.tenant_id = $1 AND (m.created_at, m.user_id) < ($2::timestamptz, $3::uuid)
-          ORDER BY m.created_at DESC, m.user_id DESC LIMIT $4`,
-        [tenantId, after.createdAt, after.id, limit + 1],
-      )
-    : await tx.query<MemberRow>(
-        `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
-          WHERE m.tenant_id = $1
-          ORDER BY m.created_at DESC, m.user_id DESC LIMIT $2`,
-        [tenantId, limit + 1],
-      );
+const PAGE = keyset('newest first', 2, { createdAt: 'm.created_at', id: 'm.user_id' });
+const LIST_MEMBERS_SQL = `SELECT ${MEMBER_COLUMNS}, ${PAGE.key} FROM memberships m JOIN users u ON u.id = m.user_id
+      WHERE m.tenant_id = $1 AND ${PAGE.after}
+      ${PAGE.orderAndLimit}`;
+
+/** One page of members, newest first by (created_at, user_id). */
+export async function listMemberPage(tx: Queryable, tenantId: string, page: PageRequest): Promise<(MemberRow & KeyedRow)[]> {
+  const { rows } = await tx.query<MemberRow & KeyedRow>(LIST_MEMBERS_SQL, [tenantId, ...keysetParams(page, 'newest first')]);
   return rows;
 }
 
@@ -68,12 +59,13 @@ export async function lockOwners(tx: Queryable, tenantId: string): Promise<strin
 
 /** The membership of `userId` in the tenant, locked for the change that follows. */
 export async function findMemberForUpdate(tx: Queryable, tenantId: string, userId: string): Promise<MemberRow | null> {
-  const { rows } = await tx.query<MemberRow>(
-    `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
-      WHERE m.tenant_id = $1 AND m.user_id = $2 FOR UPDATE OF m`,
-    [tenantId, userId],
+  return maybeRow(
+    await tx.query<MemberRow>(
+      `SELECT ${MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id
+        WHERE m.tenant_id = $1 AND m.user_id = $2 FOR UPDATE OF m`,
+      [tenantId, userId],
+    ),
   );
-  return rows[0] ?? null;
 }
 
 export async function updateMemberRole(tx: Queryable, tenantId: string, userId: string, role: Role): Promise<void> {
@@ -82,11 +74,6 @@ export async function updateMemberRole(tx: Queryable, tenantId: string, userId: 
 
 export async function deleteMember(tx: Queryable, tenantId: string, userId: string): Promise<void> {
   await tx.query('DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
-}
-
-export async function isMember(tx: Queryable, tenantId: string, userId: string): Promise<boolean> {
-  const { rows } = await tx.query('SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2', [tenantId, userId]);
-  return rows.length > 0;
 }
 
 /** Whether the account with this (normalised) email already belongs to the tenant. */

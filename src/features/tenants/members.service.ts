@@ -2,7 +2,7 @@ import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
-import { decodeCursor } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Role } from '../../platform/rbac/roles.js';
 import { deleteMember, findMemberForUpdate, listMemberPage, lockOwners, updateMemberRole, type MemberRow } from './members.queries.js';
@@ -15,19 +15,10 @@ function presentMember(m: MemberRow) {
   };
 }
 
-/** Same opaque format as pagination.ts's cursors, but with the exact microsecond timestamp. */
-function memberCursor(m: MemberRow): string {
-  return Buffer.from(JSON.stringify({ t: m.created_key, i: m.user_id })).toString('base64url');
-}
-
 /** GET members: the route has already enforced members.read on the path tenant. */
 export async function listMembers(tx: Queryable, tenantId: string, query: { limit: number; cursor?: string | undefined }) {
-  const after = decodeCursor(query.cursor);
-  const rows = await listMemberPage(tx, tenantId, after, query.limit);
-  const hasMore = rows.length > query.limit;
-  const page = hasMore ? rows.slice(0, query.limit) : rows;
-  const last = page[page.length - 1];
-  return { data: page.map(presentMember), nextCursor: hasMore && last ? memberCursor(last) : null };
+  const page = pageRequest(query);
+  return pageOf(await listMemberPage(tx, tenantId, page), page, presentMember);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../platform/db/database.js';
-import type { Cursor } from '../../platform/http/pagination.js';
+import { selectList } from '../../platform/db/sql.js';
+import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { Role } from '../../platform/rbac/roles.js';
 
 export interface TenantListRow {
@@ -9,15 +10,15 @@ export interface TenantListRow {
   created_at: Date;
 }
 
-/** One keyset page (limit + 1 rows) of the caller's tenants, newest first on (created_at, id), through the
- * narrow own-memberships and tenants-of-user policies. */
-export async function listMyTenants(tx: Queryable, userId: string, cursor: Cursor | null, limit: number): Promise<TenantListRow[]> {
-  const { rows } = await tx.query<TenantListRow>(
-    `SELECT t.id, t.name, m.role, t.created_at FROM memberships m JOIN tenants t ON t.id = m.tenant_id
-      WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (t.created_at, t.id) < ($2::timestamptz, $3::uuid))
-      ORDER BY t.created_at DESC, t.id DESC LIMIT $4`,
-    [userId, cursor?.createdAt ?? null, cursor?.id ?? null, limit + 1],
-  );
+const TENANT_LIST_COLUMNS = selectList<TenantListRow>({ id: 't.id', name: 't.name', role: 'm.role', created_at: 't.created_at' });
+const PAGE = keyset('newest first', 2, { createdAt: 't.created_at', id: 't.id' });
+const LIST_MY_TENANTS_SQL = `SELECT ${TENANT_LIST_COLUMNS}, ${PAGE.key} FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+      WHERE m.user_id = $1 AND ${PAGE.after}
+      ${PAGE.orderAndLimit}`;
+
+/** One keyset page of the caller's tenants, newest first, through the narrow own-memberships and tenants-of-user policies. */
+export async function listMyTenants(tx: Queryable, userId: string, page: PageRequest): Promise<(TenantListRow & KeyedRow)[]> {
+  const { rows } = await tx.query<TenantListRow & KeyedRow>(LIST_MY_TENANTS_SQL, [userId, ...keysetParams(page, 'newest first')]);
   return rows;
 }
 

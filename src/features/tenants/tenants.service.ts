@@ -6,12 +6,13 @@ import { withAccountTx, withTenantTx } from '../../platform/db/tx.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import type { TenantRef } from '../auth/auth.service.js';
-import { decodeCursor, pageOf } from '../../platform/http/pagination.js';
+import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { insertMembership, insertTenant, listMyTenants, tenantName } from './tenants.queries.js';
 
 export async function listTenants(deps: FeatureDeps, userId: string, query: { limit: number; cursor?: string | undefined }) {
-  const rows = await withAccountTx(deps.db, userId, (tx) => listMyTenants(tx, userId, decodeCursor(query.cursor), query.limit));
-  return pageOf(rows, query.limit, (r) => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at.toISOString() }));
+  const page = pageRequest(query);
+  const rows = await withAccountTx(deps.db, userId, (tx) => listMyTenants(tx, userId, page));
+  return pageOf(rows, page, (r) => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at.toISOString() }));
 }
 
 /**

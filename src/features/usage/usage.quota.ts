@@ -1,4 +1,6 @@
-import type { Queryable } from '../../platform/db/database.js';
+import { recordAuditEvent } from '../../platform/audit/audit.js';
+import type { Queryable, TxLookup } from '../../platform/db/database.js';
+import type { WriteQuota } from '../../platform/http/quota.js';
 import { AppError } from '../../platform/http/errors.js';
 
 export interface QuotaState {
@@ -34,38 +36,58 @@ export async function tenantQuotaLimit(tx: Queryable, tenantId: string, defaultL
 }
 
 /**
- * Counts one incident write against today's quota, inside the write's own transaction: one
- * statement that increments only while under the limit. It is sent at once, ahead of the write's
- * own statements (which leave in the same round trip); the returned check awaits the answer and
- * throws QUOTA_EXCEEDED when the tenant was already at its limit. The row lock it takes serialises
- * concurrent writers of a tenant, so exactly `limit` succeed; a rollback (any failure of the write)
- * un-counts it.
+ * Counts one incident write against today's quota of the transaction's tenant (set by the identity
+ * lookup before it): one statement that increments only while under the limit and always answers
+ * one row, with `incident_writes` null when the tenant was already at its limit. The row lock it
+ * takes serialises concurrent writers of a tenant, so exactly `limit` succeed; a rollback (any
+ * failure of the write) un-counts it.
  */
-export function consumeWriteQuota(tx: Queryable, tenantId: string, now: Date, defaultLimit: number): () => Promise<QuotaState> {
-  const day = utcDay(now);
+export function countWrite(now: Date, defaultLimit: number): TxLookup {
+  return {
+    sql: `WITH lim AS (
+            SELECT t.id, COALESCE(t.daily_write_quota, $2::int) AS n FROM tenants t
+             WHERE t.id = NULLIF(current_setting('app.tenant_id', true), '')::uuid),
+          counted AS (
+            INSERT INTO usage_counters AS u (tenant_id, day, incident_writes)
+              SELECT lim.id, $1::date, 1 FROM lim WHERE lim.n >= 1
+            ON CONFLICT (tenant_id, day) DO UPDATE SET incident_writes = u.incident_writes + 1
+              WHERE u.incident_writes < (SELECT n FROM lim)
+            RETURNING incident_writes)
+          SELECT (SELECT incident_writes FROM counted) AS incident_writes, (SELECT n FROM lim) AS quota_limit`,
+    params: [utcDay(now), defaultLimit],
+  };
+}
+
+/** The quota after `countWrite`, or QUOTA_EXCEEDED when the write was not counted. */
+export function decideWrite(rows: readonly Record<string, unknown>[], now: Date): QuotaState {
+  const row = rows[0] as { incident_writes: number | null; quota_limit: number | null } | undefined;
   const resetAt = nextUtcMidnight(now);
-  // The tenant's limit is read in the same statement.
-  const counted = tx.send<{ incident_writes: number; quota_limit: number }>(
-    `WITH lim AS (SELECT COALESCE((SELECT daily_write_quota FROM tenants WHERE id = $1), $3::int) AS n)
-     INSERT INTO usage_counters AS u (tenant_id, day, incident_writes)
-       SELECT $1, $2::date, 1 FROM lim WHERE lim.n >= 1
-     ON CONFLICT (tenant_id, day) DO UPDATE SET incident_writes = u.incident_writes + 1
-       WHERE u.incident_writes < (SELECT n FROM lim)
-     RETURNING incident_writes, (SELECT n FROM lim) AS quota_limit`,
-    [tenantId, day, defaultLimit],
-  );
-  return async () => {
-    const row = (await counted).rows[0];
-    if (row === undefined) {
-      const limit = await tenantQuotaLimit(tx, tenantId, defaultLimit);
-      const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000));
-      throw new AppError('QUOTA_EXCEEDED', {
-        details: { limit, used: limit, resetAt: resetAt.toISOString() },
-        headers: { 'Retry-After': String(retryAfter), ...quotaHeaders({ limit, used: limit, remaining: 0, resetAt }) },
+  const limit = row?.quota_limit ?? 0;
+  if (row?.incident_writes == null) {
+    const retryAfter = Math.max(1, Math.ceil((resetAt.getTime() - now.getTime()) / 1000));
+    throw new AppError('QUOTA_EXCEEDED', {
+      details: { limit, used: limit, resetAt: resetAt.toISOString() },
+      headers: { 'Retry-After': String(retryAfter), ...quotaHeaders({ limit, used: limit, remaining: 0, resetAt }) },
+    });
+  }
+  const used = row.incident_writes;
+  return { limit, used, remaining: Math.max(0, limit - used), resetAt };
+}
+
+/** The incident write quota, as the route pipeline takes it (see platform/http/quota.ts). */
+export function incidentWriteQuota(defaultLimit: number): WriteQuota {
+  return {
+    count: (now) => countWrite(now, defaultLimit),
+    decide: (rows, now) => quotaHeaders(decideWrite(rows, now)),
+    async refused(tx, ctx, err, request) {
+      const tenantId = ctx.tenant?.id;
+      if (tenantId === undefined || !(await markQuotaExceeded(tx, tenantId, ctx.now))) return;
+      await recordAuditEvent(tx, ctx, tenantId, {
+        action: 'quota.exceeded',
+        target: { type: 'tenant', id: tenantId },
+        metadata: { limit: err.details.limit, method: request.method, path: request.path },
       });
-    }
-    const { incident_writes: used, quota_limit: limit } = row;
-    return { limit, used, remaining: Math.max(0, limit - used), resetAt };
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../platform/db/database.js';
-import { dailyWrites } from './usage.queries.js';
+import { dailyAlertEvents, dailyWrites } from './usage.queries.js';
 import { nextUtcMidnight, tenantQuotaLimit, utcDay } from './usage.quota.js';
 
 export const HISTORY_DAYS = 30;
@@ -15,11 +15,14 @@ export async function usageReport(tx: Queryable, tenantId: string, now: Date, de
   const days = Array.from({ length: HISTORY_DAYS }, (_, i) => utcDay(new Date(todayStart - (HISTORY_DAYS - 1 - i) * DAY_MS)));
   const today = utcDay(now);
   const counts = await dailyWrites(tx, tenantId, days[0] ?? today, today);
+  const alertEvents = await dailyAlertEvents(tx, tenantId, days[0] ?? today, today);
   const used = counts.get(today) ?? 0;
   return {
     quotas: {
       incidentWrites: { limit, used, remaining: Math.max(0, limit - used), resetAt: nextUtcMidnight(now).toISOString() },
     },
-    history: days.map((date) => ({ date, incidentWrites: counts.get(date) ?? 0 })),
+    // Alert events that only added to an alert: metered, never limited (alerts are never dropped).
+    alertEvents: { today: alertEvents.get(today) ?? 0 },
+    history: days.map((date) => ({ date, incidentWrites: counts.get(date) ?? 0, alertEvents: alertEvents.get(date) ?? 0 })),
   };
 }

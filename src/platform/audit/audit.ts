@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Queryable } from '../db/database.js';
+import { TxSlot, type Queryable } from '../db/database.js';
 import { actorOf, type Actor, type RequestContext } from '../http/context.js';
-import { countAuditedAction } from '../telemetry/metrics.js';
+import { countAuditEvent } from '../telemetry/metrics.js';
 
 export interface AuditEventInput {
   action: string;
@@ -80,8 +80,8 @@ interface ChainHead {
   created_at: Date;
 }
 
-/** Per transaction, per chain: the head as this transaction last left it (its row lock is held). */
-const headsByTx = new WeakMap<Queryable, Map<string, Promise<ChainHead | undefined>>>();
+/** Per chain: the head as this transaction last left it (its row lock is held). */
+const HEADS = new TxSlot(() => new Map<string, Promise<ChainHead | undefined>>());
 
 const HEAD_SQL = {
   tenant: 'SELECT seq, hash, created_at FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE',
@@ -93,40 +93,41 @@ const ADVANCE_SQL = {
 };
 
 /**
- * Locks the chain's head row and reads the previous seq and hash from it, in one statement (with
- * FOR UPDATE, a statement that waited for the lock reads the row as its holder committed it). A
- * chain's first append creates the head (two first appends racing: the second waits on the
- * first's insert, then locks the head it committed). A transaction that will audit can call this
- * early, with its other first reads, so that the append itself costs no round trip. The lock
- * order everywhere is: quota counter, then the rows a request changes, then the audit chain.
- * Undefined means the chain has no event yet.
+ * Locks the chain's head row and reads it (with FOR UPDATE, a statement that waited for the lock
+ * reads the row as its holder committed it). A chain with no head row yet (its first event, or a
+ * tenant created by SQL) gets one here; two such first appends racing: the second's insert waits
+ * for the first's and then locks the head it committed.
+ */
+async function lockHead(tx: Queryable, tenantId: string | null): Promise<ChainHead | undefined> {
+  const [sql, params] = tenantId === null ? [HEAD_SQL.account, []] : [HEAD_SQL.tenant, [tenantId]];
+  let row = (await tx.query<ChainHead>(sql, params)).rows[0];
+  if (row === undefined) {
+    await tx.query(
+      `INSERT INTO audit_chain_heads (tenant_id, seq, hash, created_at) VALUES ($1, 0, '', 'epoch')
+       ON CONFLICT (tenant_id) DO NOTHING`,
+      [tenantId],
+    );
+    row = (await tx.query<ChainHead>(sql, params)).rows[0];
+    if (row === undefined) throw new Error('audit chain head missing after its insert');
+  }
+  return row.seq === 0 ? undefined : row;
+}
+
+/**
+ * Locks the chain's head for this transaction and reads the previous seq and hash (undefined: the
+ * chain has no event yet); once per transaction and chain. A transaction that will audit can
+ * await this together with its other first reads, so that the append itself costs no round trip.
+ * The lock order everywhere is: quota counter, then the rows a request changes, then the chain.
  */
 export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promise<ChainHead | undefined> {
-  let heads = headsByTx.get(tx);
-  if (!heads) {
-    heads = new Map();
-    headsByTx.set(tx, heads);
-  }
+  const heads = tx.local(HEADS);
   const chain = tenantId ?? '';
-  const known = heads.get(chain);
-  if (known) return known;
-  const [sql, params] = tenantId === null ? [HEAD_SQL.account, []] : [HEAD_SQL.tenant, [tenantId]];
-  const head = tx.send<ChainHead>(sql, params).then(async ({ rows }) => {
-    let row = rows[0];
-    if (row === undefined) {
-      await tx.query(
-        `INSERT INTO audit_chain_heads (tenant_id, seq, hash, created_at) VALUES ($1, 0, '', 'epoch')
-         ON CONFLICT (tenant_id) DO NOTHING`,
-        [tenantId],
-      );
-      row = (await tx.query<ChainHead>(sql, params)).rows[0];
-      if (row === undefined) throw new Error('audit chain head missing after its insert');
-    }
-    return row.seq === 0 ? undefined : row;
-  });
-  // A transaction that prepared the chain and then failed never awaits it.
-  head.catch(() => undefined);
-  heads.set(chain, head);
+  let head = heads.get(chain);
+  if (head === undefined) {
+    head = lockHead(tx, tenantId);
+    head.catch(() => undefined);
+    heads.set(chain, head);
+  }
   return head;
 }
 
@@ -134,9 +135,9 @@ export function prepareAuditChain(tx: Queryable, tenantId: string | null): Promi
  * Appends one audit row inside the caller's transaction, chained to the previous row of the same
  * chain (the tenant's, or the account-level chain when the transaction has no tenant). The lock
  * on the chain's head row serialises writers so concurrent requests cannot fork the chain; it is
- * released at commit or rollback together with the row. The INSERT is sent without waiting (the
- * transaction waits for it before COMMIT), and the new head is remembered, so a second event in
- * the same transaction needs no round trip.
+ * released at commit or rollback together with the row. The returned promise settles with the
+ * INSERT's answer; the new head is remembered, so a second event in the same transaction needs no
+ * round trip to read it.
  */
 export async function recordAuditEvent(
   tx: Queryable,
@@ -167,9 +168,10 @@ export async function recordAuditEvent(
     prev_hash: prev?.hash ?? null,
   };
   const hash = auditRowHash(row);
-  headsByTx.get(tx)?.set(tenantId ?? '', Promise.resolve({ seq: row.seq, hash, created_at: row.created_at }));
-  // The event and the chain's new head, in one statement sent without waiting.
-  void tx.send(
+  tx.local(HEADS).set(tenantId ?? '', Promise.resolve({ seq: row.seq, hash, created_at: row.created_at }));
+  countAuditEvent(tx, row.action);
+  // The event and the chain's new head, in one statement.
+  await tx.query(
     `WITH event AS (
        INSERT INTO audit_log_events (id, tenant_id, seq, actor_type, actor_id, action, target_type, target_id,
          metadata, ip, user_agent, trace_id, created_at, prev_hash, hash)
@@ -193,5 +195,4 @@ export async function recordAuditEvent(
       row.prev_hash,
     ],
   );
-  countAuditedAction(tx, row.action);
 }

@@ -11,18 +11,36 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+/**
+ * A transaction, as feature code sees it. Statements issued in the same tick leave in one write
+ * and are not waited for one by one (pipelining): issue independent statements together and await
+ * them together (`Promise.all`). Once the transaction starts to commit (or roll back) it is closed:
+ * a statement issued after that rejects with `TxClosedError` and never reaches the database.
+ */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
-  /**
-   * Sends a statement without waiting for its answer: it is pipelined behind whatever the
-   * transaction already has in flight, and statements sent in the same tick leave in one write.
-   * The transaction waits for it before COMMIT, and its failure fails the transaction, so a
-   * caller that needs no result (an audit row, a timeline event) never awaits it. The returned
-   * promise may be awaited later for the result.
-   */
-  send<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Runs `fn` once this transaction has committed, never if it rolls back: for effects that must
+   * not outlive a rolled-back change (metrics, in-process caches). A callback that throws is ignored.
+   */
+  afterCommit(fn: () => void): void;
+  /** State kept for this transaction's length, one value per slot (created on first use). */
+  local<T>(slot: TxSlot<T>): T;
+}
+
+/** A kind of per-transaction state (see `Queryable.local`); a module holds its slot as a constant. */
+export class TxSlot<T> {
+  constructor(readonly create: () => T) {}
+}
+
+/** A statement issued on a transaction that had already started to commit or roll back. */
+export class TxClosedError extends Error {
+  constructor() {
+    super('statement issued after its transaction started to commit or roll back');
+    this.name = 'TxClosedError';
+  }
 }
 
 /** Settings applied (transaction-locally) at the start of every app-role transaction. */
@@ -33,16 +51,17 @@ export interface TxSettings {
   inviteTokenHash?: string;
   apiKeyPublicId?: string;
   /**
-   * A statement the transaction runs right behind its preamble, in the same round trip; the
-   * feature that owns the table supplies it (api-keys, tenants). Its rows are `TxOpened.lookupRows`.
+   * Statements the transaction runs right behind its preamble, in order and in the same round
+   * trip (the caller's identity, a quota count); the features that own the tables supply them.
+   * Their rows are `TxOpened.lookups`.
    */
-  lookup?: TxLookup;
+  lookups?: readonly TxLookup[];
 }
 
 /** What the opening round trip returned besides the settings. */
 export interface TxOpened {
-  /** The rows of `TxSettings.lookup` (none without one). */
-  lookupRows: Record<string, unknown>[];
+  /** The rows of each of `TxSettings.lookups`, in order. */
+  lookups: Record<string, unknown>[][];
   /**
    * The transaction runs on a standby (a replica read). What it reads may trail the primary by
    * writes of other callers, so a refusal based on it (no membership, a stale session) must come
@@ -77,6 +96,14 @@ export interface Database {
    * test set-up use it; request handling never does.
    */
   withSystemTx<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Listens for `NOTIFY` on `channel` (a plain lowercase identifier) on a connection of its own,
+   * outside any transaction: `onNotify` gets each payload once its transaction commits.
+   * Notifications sent while the connection is down are lost, so `onReconnect` runs whenever
+   * listening (re)starts and the caller catches up from its tables. Resolves to a function that
+   * stops listening; `close()` stops every listener.
+   */
+  listen(channel: string, onNotify: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>>;
   /** A cheap round trip for health checks. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -87,49 +114,79 @@ export const APP_ROLE = 'incident_app';
 /** SQLSTATE of every statement after a failed one in the same transaction. */
 const IN_FAILED_TX = '25P02';
 
-/** A transaction's Queryable with `settle()`, which the transaction runner awaits before COMMIT. */
-export interface TxQueryable extends Queryable {
+/** What a transaction runner holds besides the transaction it hands out. */
+export interface TxControl {
+  tx: Queryable;
   /**
-   * Waits for every statement issued so far and throws the first failure, if any. Before COMMIT
-   * this is what makes an unawaited statement's failure fail the transaction (a COMMIT after a
-   * failed statement would otherwise quietly roll back); after a failure it lets the runner roll
-   * back with nothing left in flight.
+   * Closes the transaction (every later statement rejects with TxClosedError), then waits for
+   * every statement issued before, and throws the first failure, if any. Before COMMIT this is
+   * what makes a statement's failure fail the transaction (a COMMIT after a failed statement
+   * would otherwise quietly roll back); before ROLLBACK it leaves nothing in flight.
    */
-  settle(): Promise<void>;
+  close(): Promise<void>;
+  /** Runs the `afterCommit` callbacks, in registration order. */
+  committed(): void;
 }
 
 /**
- * Builds a transaction's Queryable over a driver's `run` (which must execute statements in the
- * order they were issued). Statements after a failed one fail with "current transaction is
- * aborted"; whoever awaits one of those gets the first failure instead, so the error mapped to
- * the response is the cause, not its echo. Every returned promise is already handled, so a
- * statement issued early and never awaited (the request failed first) is no unhandled rejection.
+ * Builds a transaction over a driver's `run` (which must execute statements in the order they
+ * were issued). Statements after a failed one fail with "current transaction is aborted"; whoever
+ * awaits one of those gets the first failure instead, so the error mapped to the response is the
+ * cause, not its echo. Every returned promise is already handled, so a statement left unawaited
+ * because the request failed first is no unhandled rejection.
  */
-export function transactionQueryable(
+export function openTransaction(
   run: <T>(sql: string, params?: readonly unknown[]) => Promise<QueryResult<T>>,
   exec: (sql: string) => Promise<void>,
-): TxQueryable {
+): TxControl {
   let firstError: Error | null = null;
+  let closed = false;
   const issued: Promise<unknown>[] = [];
-  const query = <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
-    const p = run<T>(sql, params).catch((err: unknown) => {
+  const callbacks: (() => void)[] = [];
+  const locals = new Map<TxSlot<unknown>, unknown>();
+  const track = <R>(p: Promise<R>): Promise<R> => {
+    const tracked = p.catch((err: unknown) => {
       if (firstError === null) firstError = err instanceof Error ? err : new Error(String(err));
       else if ((err as { code?: unknown } | null)?.code === IN_FAILED_TX) throw firstError;
       throw err;
     });
-    p.catch(() => undefined);
-    issued.push(p);
-    return p;
+    tracked.catch(() => undefined);
+    issued.push(tracked);
+    return tracked;
+  };
+  const tx: Queryable = {
+    query: <T>(sql: string, params?: readonly unknown[]) => (closed ? Promise.reject(new TxClosedError()) : track(run<T>(sql, params))),
+    exec: (sql: string) => (closed ? Promise.reject(new TxClosedError()) : track(exec(sql))),
+    afterCommit(fn) {
+      callbacks.push(fn);
+    },
+    local<T>(slot: TxSlot<T>): T {
+      if (!locals.has(slot)) locals.set(slot, slot.create());
+      return locals.get(slot) as T;
+    },
   };
   return {
-    query,
-    send: query,
-    exec,
-    async settle(): Promise<void> {
+    tx,
+    async close(): Promise<void> {
+      closed = true;
       await Promise.allSettled(issued);
       if (firstError !== null) throw firstError;
     },
+    committed(): void {
+      for (const fn of callbacks) {
+        try {
+          fn();
+        } catch {
+          // The change is committed; the request still succeeds.
+        }
+      }
+    },
   };
+}
+
+/** A channel name safe to inline in LISTEN. */
+export function assertChannelName(channel: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

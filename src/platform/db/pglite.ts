@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
-import { appTxPreamble, transactionQueryable, type Database, type Queryable, type QueryResult, type TxLookup, type TxOpened, type TxQueryable, type TxSettings } from './database.js';
+import { appTxPreamble, assertChannelName, openTransaction, type Database, type Queryable, type QueryResult, type TxControl, type TxLookup, type TxOpened, type TxSettings } from './database.js';
 
 export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
@@ -18,16 +18,16 @@ export interface PgliteOptions {
 
 /**
  * A transaction's statements run one after another in the order issued, as on a pipelining
- * PostgreSQL connection: `send` must not let a later statement overtake an earlier one.
+ * PostgreSQL connection: an unawaited statement must not be overtaken by a later one.
  */
-function txQueryable(tx: Transaction, statementTrace: StatementTrace | null): TxQueryable {
+function orderedTransaction(tx: Transaction, statementTrace: StatementTrace | null): TxControl {
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <R>(step: () => Promise<R>): Promise<R> => {
     const next = tail.then(step, step);
     tail = next.catch(() => undefined);
     return next;
   };
-  return transactionQueryable(
+  return openTransaction(
     <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> =>
       inOrder(async () => {
         const res = await traced(statementTrace, sql, () => tx.query<T>(sql, params as unknown[] | undefined));
@@ -54,28 +54,30 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
   const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   await pglite.exec(`SET statement_timeout = ${String(Math.trunc(opts.statementTimeoutMs))}`);
 
-  async function run<T>(preamble: string | null, lookup: TxLookup | null, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  async function run<T>(preamble: string | null, lookups: readonly TxLookup[], fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
     // Taken here, in the caller's context: PGlite may run the transaction from another request's.
     const statementTrace = traceTransaction(TARGET);
-    return pglite.transaction(async (tx) => {
+    const done = await pglite.transaction(async (tx) => {
       if (preamble) {
         const settings = preamble.replace(/^BEGIN; /, '');
         await traced(statementTrace, SETTINGS_TEXT, () => tx.exec(settings));
       }
-      const queryable = txQueryable(tx, statementTrace);
-      const lookupRows = lookup === null ? [] : (await queryable.query(lookup.sql, lookup.params)).rows;
-      let result: T;
+      const opened = orderedTransaction(tx, statementTrace);
       try {
-        result = await fn(queryable, { lookupRows });
+        const found = await Promise.all(lookups.map((l) => opened.tx.query(l.sql, l.params)));
+        const value = await fn(opened.tx, { lookups: found.map((r) => r.rows) });
+        // Closed, and everything issued waited for, before PGlite commits.
+        await opened.close();
+        return { value, opened };
       } catch (err) {
         // Nothing of the transaction is left queued when PGlite rolls back; the handler's error
         // (often a mapped one) is what the request reports.
-        await queryable.settle().catch(() => undefined);
+        await opened.close().catch(() => undefined);
         throw err;
       }
-      await queryable.settle();
-      return result;
     });
+    done.opened.committed();
+    return done.value;
   }
 
   return {
@@ -83,8 +85,16 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     // One embedded database: there is no standby to read from.
     replicaReads: false,
     pglite,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookup ?? null, fn),
-    withSystemTx: (fn) => run(null, null, fn),
+    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookups ?? [], fn),
+    withSystemTx: (fn) => run(null, [], fn),
+    // In process: PGlite delivers a transaction's notifications to its listeners at commit, and
+    // none is ever lost, so listening starts once.
+    async listen(channel, onNotify, onReconnect) {
+      assertChannelName(channel);
+      const unlisten = await pglite.listen(channel, onNotify);
+      onReconnect();
+      return unlisten;
+    },
     async ping() {
       await pglite.query('SELECT 1');
     },

@@ -2,28 +2,40 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import {
   appTxPreamble,
+  openTransaction,
   timeoutSettings,
-  transactionQueryable,
   type Database,
   type Queryable,
   type QueryResult,
+  type TxControl,
   type TxLookup,
   type TxOpened,
-  type TxQueryable,
   type TxRouting,
   type TxSettings,
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
 import { redactSqlLiterals } from '../telemetry/tracing.js';
+import { createStatementNames, DEFAULT_MAX_NAMED_STATEMENTS, type StatementNames } from './statement-names.js';
+import { listenOnDedicatedClient } from './pg-listener.js';
 import { parseTimestamptz } from './timestamps.js';
 import { createPool, databaseHosts, type HostTarget } from './hosts.js';
 import { ReadReplicas, ReplicaBehind, type ReadReplica, type TxGate } from './replicas.js';
 
-// int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number.parseInt(v, 10));
-// timestamptz through a fixed-layout parser (see timestamps.ts); pg's own for anything unusual.
 const defaultTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date | number | null;
-pg.types.setTypeParser(pg.types.builtins.TIMESTAMPTZ, (v) => parseTimestamptz(v, defaultTimestamptz));
+const textParsers = new Map<number, (text: string) => unknown>([
+  // int8 (counts, sums) as JS numbers: every bigint this service stores fits in 2^53.
+  [pg.types.builtins.INT8, (v) => Number.parseInt(v, 10)],
+  // timestamptz through a fixed-layout parser (see timestamps.ts); pg's own for anything unusual.
+  [pg.types.builtins.TIMESTAMPTZ, (v) => parseTimestamptz(v, defaultTimestamptz)],
+]);
+
+/** The pool's type parsers: set per pool, so other pg clients in the process keep pg's defaults. */
+export const typeParsers: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown => {
+    const own = format === 'binary' ? undefined : textParsers.get(oid);
+    return own ?? (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
 
 export interface PostgresOptions {
   url: string;
@@ -36,6 +48,8 @@ export interface PostgresOptions {
    * (PgBouncer before 1.21, or without `max_prepared_statements`).
    */
   preparedStatements: boolean;
+  /** Distinct statement texts named per pool (see statement-names.ts); default 1000. */
+  maxNamedStatements?: number;
   /** DATABASE_READ_HOSTS: standbys for read-only transactions (read-your-writes; see replicas.ts). */
   readHosts?: HostTarget[] | null;
   logger: Logger;
@@ -62,19 +76,6 @@ interface TxExtras {
 
 const NO_EXTRAS: TxExtras = { gate: null, capture: null };
 
-/** Statement texts seen so far and their names; bounded, since a few statements are built per request. */
-const statementNames = new Map<string, string>();
-const MAX_NAMED_STATEMENTS = 500;
-
-function statementName(sql: string): string | undefined {
-  let name = statementNames.get(sql);
-  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
-    name = `it_${String(statementNames.size)}`;
-    statementNames.set(sql, name);
-  }
-  return name;
-}
-
 function toResult<T>(res: pg.QueryResult): QueryResult<T> {
   return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
 }
@@ -96,14 +97,14 @@ function socketOf(client: pg.PoolClient): CorkableStream | null {
  * one at once instead of waiting for the previous answer: a request that issues its independent
  * statements together pays one round trip for them.
  */
-function txQueryable(client: pg.PoolClient, prepared: boolean, statementTrace: StatementTrace | null): TxQueryable {
+function pipelinedTransaction(client: pg.PoolClient, names: StatementNames | null, statementTrace: StatementTrace | null): TxControl {
   const socket = socketOf(client);
   let corked = false;
   const uncork = (): void => {
     corked = false;
     socket?.uncork();
   };
-  return transactionQueryable(
+  return openTransaction(
     async <T>(sql: string, params?: readonly unknown[]) => {
       if (socket && !corked) {
         corked = true;
@@ -111,7 +112,7 @@ function txQueryable(client: pg.PoolClient, prepared: boolean, statementTrace: S
         process.nextTick(uncork);
       }
       const values = params as unknown[] | undefined;
-      const name = prepared && values !== undefined && values.length > 0 ? statementName(sql) : undefined;
+      const name = names !== null && values !== undefined && values.length > 0 ? names.nameOf(sql) : undefined;
       const res = await traced(statementTrace, sql, () => (name === undefined || values === undefined ? client.query(sql, values) : client.query({ name, text: sql, values })));
       return toResult<T>(res);
     },
@@ -132,15 +133,26 @@ function dbTarget(url: string): DbTarget {
   }
 }
 
-export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool } {
+export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool; statementNames: StatementNames | null } {
   // Spans name the first host of a list; which one answers is in the 'database primary found' log.
   const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
+  // Per pool: each pool's connections prepare their own statements, and two pools (two apps in
+  // one process, tests) must not share one budget.
+  const statementNames = opts.preparedStatements
+    ? createStatementNames(opts.maxNamedStatements ?? DEFAULT_MAX_NAMED_STATEMENTS, ({ named, sql }) => {
+        opts.logger.warn(
+          { named, statement: redactSqlLiterals(sql).slice(0, 200) },
+          'prepared statement names exhausted: new statement texts now run unnamed (a statement text is probably built from input)',
+        );
+      })
+    : null;
   const poolConfig: pg.PoolConfig = {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
     application_name: 'incident-tracker-api',
-    // Statements are sent without waiting for the previous answer (see txQueryable); each keeps
+    types: typeParsers,
+    // Statements are sent without waiting for the previous answer (see pipelinedTransaction); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
   };
@@ -182,7 +194,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   async function run<T>(
     preamble: string,
     preambleText: string,
-    lookup: TxLookup | null,
+    lookups: readonly TxLookup[],
     fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
     source: TxSource = primary,
     extras: TxExtras = NO_EXTRAS,
@@ -196,41 +208,44 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     };
     const statementTrace = traceTransaction(source.target);
     const client = await checkout(source.pool, onError);
-    const tx = txQueryable(client, opts.preparedStatements, statementTrace);
+    const control = pipelinedTransaction(client, statementNames, statementTrace);
     try {
-      // The lookup is sent right behind the preamble without waiting for its answer (one round
-      // trip); being a prepared statement of its own, it runs once the preamble has set the role.
-      // Corking the two into one write measured no difference, so the preamble leaves alone.
+      // The lookups are sent right behind the preamble without waiting for its answer (one round
+      // trip); being prepared statements of their own, they run once the preamble has set the role.
+      // A replica read's gate sends its first check ahead of all of them, in the same write.
       const gate = extras.gate?.(client) ?? null;
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
-      const found = lookup === null ? null : tx.query(lookup.sql, lookup.params);
+      const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
+      found.catch(() => undefined);
       if (gate !== null) {
         opening.catch(() => undefined);
         if (!(await gate)) throw new ReplicaBehind();
       }
       await opening;
-      const lookupRows = found === null ? [] : (await found).rows;
-      const result = await fn(tx, { lookupRows, standby: source !== primary });
-      // Sent at once, behind whatever the handler left in flight (usually in the same write). If
-      // one of those statements failed, PostgreSQL answers this COMMIT with a rollback, and
-      // settle() reports the statement's error.
+      const result = await fn(control.tx, { lookups: (await found).map((r) => r.rows), standby: source !== primary });
+      // Closed first, then COMMIT is sent at once, behind whatever is still in flight (usually in
+      // the same write). If one of those statements failed, PostgreSQL answers this COMMIT with a
+      // rollback, and close() reports the statement's error.
+      const settled = control.close();
       const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
+      // The commit position rides the same write as COMMIT (the runner's own statement, outside
+      // the closed transaction): no extra round trip.
       const position = extras.capture === null ? null : client.query<{ lsn: string }>(COMMIT_POSITION_SQL);
       position?.catch(() => undefined);
-      await tx.settle();
+      await settled;
       const committed = await commit;
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
       // A lost answer here is no failed write: the caller just has no newer position to wait for
       // (its reads then go wherever its last known position allows).
       const lsn = position === null ? undefined : (await position.catch(() => null))?.rows[0]?.lsn;
       if (lsn !== undefined) extras.capture?.(lsn);
+      control.committed();
       return result;
     } catch (err) {
-      // Nothing of the transaction is left in flight when it rolls back (a lookup behind a failed
-      // preamble, a handler's unawaited statements); the handler's error, often a mapped one, is
-      // what the request reports.
-      await tx.settle().catch(() => undefined);
+      // Nothing of the transaction is left in flight when it rolls back; the handler's error,
+      // often a mapped one, is what the request reports.
+      await control.close().catch(() => undefined);
       try {
         await traced(statementTrace, 'ROLLBACK', () => client.query('ROLLBACK'));
       } catch {
@@ -244,35 +259,51 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   }
 
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
+  const listeners = new Set<() => Promise<void>>();
   const replicas = opts.readHosts?.length ? new ReadReplicas(opts.readHosts, poolConfig, opts.logger) : null;
   // Spans show a replica read's opening statement as READ ONLY; the preamble's literals stay `?`.
   const readOnlyPreambleText = appPreambleText.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
 
+  /**
+   * Without standbys, or without routing, exactly the primary's transaction. With both: a write
+   * learns its commit position; a read-only one goes to a standby that has replayed the caller's.
+   */
   function withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>, routing?: TxRouting): Promise<T> {
     const preamble = appTxPreamble(settings, opts.statementTimeoutMs);
-    const lookup = settings.lookup ?? null;
-    if (replicas === null || routing === undefined) return run(preamble, appPreambleText, lookup, fn);
+    const lookups = settings.lookups ?? [];
+    if (replicas === null || routing === undefined) return run(preamble, appPreambleText, lookups, fn);
     const { position } = routing;
-    if (!routing.readOnly) return run(preamble, appPreambleText, lookup, fn, primary, { gate: null, capture: (lsn) => { position.advance(lsn); } });
+    if (!routing.readOnly) return run(preamble, appPreambleText, lookups, fn, primary, { gate: null, capture: (lsn) => { position.advance(lsn); } });
     const readOnly = preamble.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
     return replicas.read(
       position,
-      (replica: ReadReplica, gate) => run(readOnly, readOnlyPreambleText, lookup, fn, replica, { gate, capture: null }),
-      () => run(preamble, appPreambleText, lookup, fn),
+      (replica: ReadReplica, gate) => run(readOnly, readOnlyPreambleText, lookups, fn, replica, { gate, capture: null }),
+      () => run(preamble, appPreambleText, lookups, fn),
     );
   }
 
   return {
     kind: 'postgres',
-    replicaReads: replicas !== null,
     pool,
+    statementNames,
+    replicaReads: replicas !== null,
     withAppTx,
-    withSystemTx: (fn) => run(systemPreamble, systemPreambleText, null, fn),
+    withSystemTx: (fn) => run(systemPreamble, systemPreambleText, [], fn),
+    async listen(channel, onNotify, onReconnect) {
+      const stop = await listenOnDedicatedClient(opts.url, channel, onNotify, onReconnect, opts.logger);
+      const unlisten = async (): Promise<void> => {
+        listeners.delete(unlisten);
+        await stop();
+      };
+      listeners.add(unlisten);
+      return unlisten;
+    },
     async ping() {
       await pool.query('SELECT 1');
     },
     async close() {
       stopObservingPool();
+      await Promise.all([...listeners].map((unlisten) => unlisten()));
       await Promise.all([pool.end(), replicas?.close()]);
     },
   };

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from './database.js';
+import type { Database, Queryable, TxOpened, TxRouting, TxSettings } from './database.js';
 
 export interface TenantTxContext {
   tenantId: string;
@@ -31,4 +31,39 @@ export function withLookupTx<T>(
   fn: (tx: Queryable) => Promise<T>,
 ): Promise<T> {
   return db.withAppTx({ tenantId: null, userId, inviteTokenHash: lookup.tokenHash }, fn);
+}
+
+/**
+ * A request's transaction opened with lookups in its first round trip (the caller's identity, a
+ * quota count): the route pipeline's entry point (src/platform/http/route.ts). `routing` (replica
+ * reads, src/platform/http/consistency.ts) is undefined unless DATABASE_READ_HOSTS is set.
+ */
+export function withOpenedTx<T>(
+  db: Database,
+  settings: TxSettings,
+  fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+  routing?: TxRouting,
+): Promise<T> {
+  return db.withAppTx(settings, fn, routing);
+}
+
+/**
+ * A background worker's transaction: the app role (RLS applies) with `app.worker` set to the
+ * worker's name, which only that worker's narrow policies admit (see the migration that declares
+ * them). Request handling never sets it.
+ */
+export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId: null }, async (tx) => {
+    await tx.query("SELECT set_config('app.worker', $1, true)", [worker]);
+    return fn(tx);
+  });
+}
+
+/**
+ * A transaction with neither tenant nor user set: it sees only what narrow cross-tenant policies
+ * admit (an alert source found by its routing key's digest) until the caller has authenticated
+ * and sets the tenant it found (alert ingestion).
+ */
+export function withUnscopedTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId: null }, fn);
 }

@@ -24,7 +24,7 @@ export interface RequestContext {
 }
 
 export interface Actor {
-  type: 'user' | 'service_account' | 'anonymous' | 'system';
+  type: 'user' | 'service_account' | 'anonymous' | 'system' | 'alert_source';
   id: string | null;
 }
 

@@ -10,6 +10,7 @@ export const ERROR_CATALOG = {
   AUTH_REQUIRED: { status: 401, message: 'Sign in to continue.' },
   AUTH_INVALID_CREDENTIALS: { status: 401, message: 'Invalid email or password.' },
   API_KEY_INVALID: { status: 401, message: 'The API key is invalid, expired or revoked.' },
+  ROUTING_KEY_INVALID: { status: 401, message: 'Send a valid alert source routing key as Authorization: Bearer <routingKey>.' },
   CSRF_TOKEN_INVALID: { status: 403, message: 'The CSRF token is missing or invalid.' },
   FORBIDDEN: { status: 403, message: 'You do not have permission to do this.' },
   INSUFFICIENT_SCOPE: { status: 403, message: 'The API key does not have the scope this needs.' },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Database, Queryable } from '../db/database.js';
+import { withAccountTx, withTenantTx } from '../db/tx.js';
 import { AppError } from './errors.js';
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
@@ -47,40 +48,36 @@ export function requestFingerprint(method: string, path: string, body: unknown):
 }
 
 /**
- * Claims the key in its own committed transaction, so a concurrent duplicate sees it in progress.
- * Returns a stored response to replay, or null when this request owns the key and must run.
+ * Claims the key; the caller commits the claim in a transaction of its own, before the request's,
+ * so that a concurrent duplicate sees it in progress. Returns a stored response to replay, or null
+ * when this request owns the key and must run.
  */
-export async function claimIdempotencyKey(
-  db: Database,
-  userId: string | null,
-  scope: IdempotencyScope,
-  now: Date,
-): Promise<StoredResponse | null> {
+export async function claimIdempotencyKey(tx: Queryable, scope: IdempotencyScope, now: Date): Promise<StoredResponse | null> {
   const { table, columns, where, params } = rowOf(scope);
   const n = params.length;
-  return db.withAppTx({ tenantId: scope.tenantId, userId }, async (tx) => {
-    // Expired keys are forgotten, so the key may be used afresh.
-    await tx.query(`DELETE FROM ${table} WHERE ${where} AND expires_at <= $${String(n + 1)}`, [...params, now]);
-    const inserted = await tx.query(
+  // An expired key is forgotten first, so the key may be used afresh.
+  const [, inserted] = await Promise.all([
+    tx.query(`DELETE FROM ${table} WHERE ${where} AND expires_at <= $${String(n + 1)}`, [...params, now]),
+    tx.query(
       `INSERT INTO ${table} (${columns.join(', ')}, fingerprint, state, created_at, expires_at)
        VALUES (${params.map((_, i) => `$${String(i + 1)}`).join(', ')}, $${String(n + 1)}, 'in_progress', $${String(n + 2)}, $${String(n + 3)})
        ON CONFLICT DO NOTHING RETURNING 1`,
       [...params, scope.fingerprint, now, new Date(now.getTime() + TTL_MS)],
-    );
-    if (inserted.rows.length > 0) return null;
-    const { rows } = await tx.query<{
-      fingerprint: string;
-      state: string;
-      response_status: number | null;
-      response_body: unknown;
-      response_headers: Record<string, string> | null;
-    }>(`SELECT fingerprint, state, response_status, response_body, response_headers FROM ${table} WHERE ${where}`, params);
-    const row = rows[0];
-    if (!row) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-    if (row.fingerprint !== scope.fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-    if (row.state !== 'completed' || row.response_status === null) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
-    return { status: row.response_status, body: row.response_body, headers: row.response_headers ?? {} };
-  });
+    ),
+  ]);
+  if (inserted.rows.length > 0) return null;
+  const { rows } = await tx.query<{
+    fingerprint: string;
+    state: string;
+    response_status: number | null;
+    response_body: unknown;
+    response_headers: Record<string, string> | null;
+  }>(`SELECT fingerprint, state, response_status, response_body, response_headers FROM ${table} WHERE ${where}`, params);
+  const row = rows[0];
+  if (!row) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+  if (row.fingerprint !== scope.fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+  if (row.state !== 'completed' || row.response_status === null) throw new AppError('IDEMPOTENCY_IN_PROGRESS');
+  return { status: row.response_status, body: row.response_body, headers: row.response_headers ?? {} };
 }
 
 /** Stores the response in the same transaction as the write it describes. */
@@ -97,5 +94,6 @@ export async function completeIdempotencyKey(tx: Queryable, scope: IdempotencySc
 /** Releases a claim whose request failed, so the client may retry with the same key. */
 export async function releaseIdempotencyKey(db: Database, userId: string | null, scope: IdempotencyScope): Promise<void> {
   const { table, where, params } = rowOf(scope);
-  await db.withAppTx({ tenantId: scope.tenantId, userId }, (tx) => tx.query(`DELETE FROM ${table} WHERE ${where} AND state = 'in_progress'`, params));
+  const release = (tx: Queryable) => tx.query(`DELETE FROM ${table} WHERE ${where} AND state = 'in_progress'`, params);
+  await (scope.tenantId === null ? withAccountTx(db, userId, release) : withTenantTx(db, { tenantId: scope.tenantId, userId }, release));
 }

@@ -1,21 +1,38 @@
+/**
+ * The request pipeline. Rules for route and feature authors:
+ * - Steps run in this order, each in its own module under platform/http: caller (API key or
+ *   session) and CSRF (csrf.ts), input validation, tenant (tenant-access.ts), idempotency claim
+ *   (idempotency.ts: a transaction of its own, committed before the request's), then the request's
+ *   one transaction, whose opening round trip runs BEGIN and settings, the identity lookup
+ *   (membership or API key) and, on metered routes, the quota count (quota.ts); then identity,
+ *   the quota decision (429 before the handler: a metered handler never runs over quota), route
+ *   authorisation, the handler, the check that the declared action was authorised, the stored
+ *   idempotent response, COMMIT. With DATABASE_READ_HOSTS, consistency.ts routes the request's
+ *   transactions (a GET to a standby that has replayed the caller's position, a write learning
+ *   its commit position) and returns the position; off, it does nothing.
+ * - A handler gets `tx`, which closes when the handler returns: a statement issued later (from a
+ *   `.then`, a timer) is refused with TxClosedError. Issue independent statements together and
+ *   await them together (Promise.all). To let COMMIT share the round trip of the last statements,
+ *   return `whenAnswered(rows, present)` (result.ts). Effects after commit: `tx.afterCommit(fn)`.
+ * - Feature rules reach the platform through RouteDeps (API keys, membership lookup, quota),
+ *   built in src/app.ts; platform/ imports nothing from features/ (eslint enforces it).
+ */
 import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';
-import type { Config } from '../../config.js';
 import type { Clock } from '../clock.js';
-import { apiKeyLookup, authenticateApiKey } from '../../features/api-keys/api-key.auth.js';
-import { consumeWriteQuota, markQuotaExceeded, quotaHeaders, type QuotaState } from '../../features/usage/usage.quota.js';
-import { recordAuditEvent } from '../audit/audit.js';
-import type { Database, Queryable, TxLookup } from '../db/database.js';
-import type { Action, Role } from '../rbac/roles.js';
+import type { Database, Queryable, TxRouting } from '../db/database.js';
+import { withAccountTx, withOpenedTx, withTenantTx } from '../db/tx.js';
 import { enforce } from '../rbac/authorize.js';
-import { csrfTokenMatches, destroySession, type AnonymousCsrf } from '../session/session.js';
+import type { Action } from '../rbac/roles.js';
+import type { AnonymousCsrf } from '../session/session.js';
 import { recordQuotaRejection } from '../telemetry/metrics.js';
 import { traceHandler } from '../telemetry/http.js';
 import { setRequestSpanAttributes } from '../telemetry/tracing.js';
-import type { Principal, RequestContext } from './context.js';
+import { callerOf, requestContext, sessionStillCurrent } from './caller.js';
+import { confirmOnStandby, requestRouting, sendPosition, type SessionCookie } from './consistency.js';
+import type { RequestContext } from './context.js';
+import { checkCsrf } from './csrf.js';
 import { AppError } from './errors.js';
-import { NeedsPrimary } from '../db/replicas.js';
-import { requestRouting, sendPosition } from './consistency.js';
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -24,28 +41,21 @@ import {
   requestFingerprint,
   type IdempotencyScope,
 } from './idempotency.js';
+import type { WriteQuota } from './quota.js';
+import { isPending, sendResult, whenAnswered, type HttpResult, type PendingResult, type ResponseBody } from './result.js';
+import { identify, identityOpening, tenantCaller, type TenantAccessDeps, type TenantCaller } from './tenant-access.js';
 import { parseInput } from './validation.js';
 
-export interface HttpResult {
-  status: number;
-  /**
-   * The body, or on tenant routes a promise of it: a handler whose last statements are still in
-   * flight returns their presented result as a promise, and the COMMIT leaves in the same round
-   * trip as those statements. Such a promise only presents rows; it never decides anything, since
-   * it settles after the commit. If a statement fails, the commit becomes a rollback and the
-   * request fails with that statement's error.
-   */
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+export type { HttpResult, PendingResult } from './result.js';
 
-export interface RouteDeps {
+export interface RouteDeps extends TenantAccessDeps {
   db: Database;
-  config: Config;
   clock: Clock;
   anonymousCsrf: AnonymousCsrf;
-  /** The tenants feature's session check (its SQL), passed in so platform does not import it. */
-  membershipLookup(userId: string, tenantId: string): TxLookup;
+  /** The daily write quota of metered routes. */
+  quota: WriteQuota;
+  /** The session cookie's name and flags (the read-position cookie of consistency.ts follows them). */
+  sessionCookie: SessionCookie;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -103,7 +113,7 @@ export interface TenantRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
   idempotent?: boolean;
   /** Body fields shown once and never stored for a replay (a new API key's secret). */
   notReplayed?: readonly string[];
-  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult>;
+  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult | PendingResult>;
 }
 
 export interface RouteInventoryEntry {
@@ -111,52 +121,6 @@ export interface RouteInventoryEntry {
   path: string;
   action: string;
   apiKeys: boolean;
-}
-
-/** The session, or undefined on API-key requests (express-session's types say it always exists). */
-function sessionOf(req: Request): Request['session'] | undefined {
-  const session: Request['session'] | undefined = req.session;
-  return session;
-}
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-function baseContext(req: Request, now: Date, principal: Principal): RequestContext {
-  return {
-    requestId: req.requestId,
-    ip: req.ip ?? null,
-    userAgent: req.get('user-agent')?.slice(0, 500) ?? null,
-    principal,
-    tenant: null,
-    now,
-    authorized: new Set(),
-  };
-}
-
-function send(res: Response, result: HttpResult): void {
-  if (result.headers) for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
-  res.status(result.status);
-  if (result.body === undefined || result.status === 204) res.end();
-  else res.json(result.body);
-}
-
-/** The request's CSRF token: a stored (signed-in) session's own, else the anonymous cookie's. */
-export function csrfTokenOf(req: Request, anonymous: AnonymousCsrf, nowMs: number): string | null {
-  return sessionOf(req)?.csrfToken ?? anonymous.tokenOf(req, nowMs);
-}
-
-/**
- * CSRF: every unsafe request under cookie auth must carry the session's token. `details.reason`
- * tells a client what to fix: `missing` (send the header), `no_session` (nothing to compare it
- * with: get a token from GET /v1/auth/me), `mismatch` (a stale or foreign token: get it again).
- */
-function checkCsrf(req: Request, anonymous: AnonymousCsrf, nowMs: number): void {
-  if (!UNSAFE.has(req.method) || req.apiKey !== undefined) return;
-  const presented = req.get('x-csrf-token');
-  const expected = csrfTokenOf(req, anonymous, nowMs);
-  const reason = !presented ? 'missing' : expected === null ? 'no_session' : csrfTokenMatches(expected, presented) ? null : 'mismatch';
-  if (reason) throw new AppError('CSRF_TOKEN_INVALID', { details: { reason } });
 }
 
 export class RouteRegistry {
@@ -170,49 +134,39 @@ export class RouteRegistry {
   account<B = undefined, Q = undefined, P = undefined>(spec: AccountRouteSpec<B, Q, P>): void {
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: false });
     this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
-      if (req.apiKey !== undefined) throw new AppError('SESSION_REQUIRED');
+      const caller = callerOf(req);
+      if (caller.type === 'api_key') throw new AppError('SESSION_REQUIRED');
       const now = this.deps.clock.now();
       checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
-      let userId = sessionOf(req)?.userId;
       // A session ended elsewhere (password reset or change) is deleted and the request goes on as
       // anonymous, as after a logout: public routes answer, signed-in routes 401 AUTH_REQUIRED.
-      if (userId && !(await this.sessionEpochCurrent(req, userId))) {
-        await destroySession(req);
-        userId = undefined;
-      }
+      const userId = caller.type === 'user' && (await sessionStillCurrent(this.deps.db, req, caller.userId)) ? caller.userId : undefined;
       if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
-      const ctx = baseContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
+      const ctx = requestContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
       setRequestSpanAttributes(req, ctx);
       const input = parseAll(spec, req);
       const key = spec.idempotent && userId ? parseIdempotencyKey(req.get('idempotency-key')) : null;
       if (!userId || key === null) {
-        send(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
+        await sendResult(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
         return;
       }
-      const idem: IdempotencyScope = {
-        tenantId: null,
-        principalType: 'user',
-        principalId: userId,
-        key,
-        fingerprint: requestFingerprint(req.method, req.path, req.body),
-      };
-      send(
-        res,
-        await this.withClaim(userId, idem, now, async () => {
-          const recording = { done: false };
-          const result = await spec.handler({
-            ctx,
-            ...input,
-            req,
-            recordResponse: async (tx, r) => {
-              await completeIdempotencyKey(tx, idem, { status: r.status, body: r.body, headers: r.headers ?? {} });
-              recording.done = true;
-            },
-          });
-          if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
-          return result;
-        }),
-      );
+      const scope: IdempotencyScope = { tenantId: null, principalType: 'user', principalId: userId, key, fingerprint: requestFingerprint(req.method, req.path, req.body) };
+      const claim = () => withAccountTx(this.deps.db, userId, async (tx) => ({ scope, stored: await claimIdempotencyKey(tx, scope, now) }));
+      const result = await this.idempotently(userId, claim, async () => {
+        const recording = { done: false };
+        const answer = await spec.handler({
+          ctx,
+          ...input,
+          req,
+          recordResponse: async (tx, r) => {
+            await completeIdempotencyKey(tx, scope, { status: r.status, body: r.body, headers: r.headers ?? {} });
+            recording.done = true;
+          },
+        });
+        if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
+        return answer;
+      });
+      await sendResult(res, result);
     }));
   }
 
@@ -220,225 +174,129 @@ export class RouteRegistry {
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: spec.apiKeys ?? false });
     this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
       const now = this.deps.clock.now();
-      const apiKey = req.apiKey;
-      if (apiKey !== undefined && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
+      const who = callerOf(req);
+      if (who.type === 'api_key' && !spec.apiKeys) throw new AppError('SESSION_REQUIRED');
       checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
-      const userId = apiKey === undefined ? sessionOf(req)?.userId : undefined;
-      if (apiKey === undefined && !userId) throw new AppError('AUTH_REQUIRED');
+      if (who.type === 'anonymous') throw new AppError('AUTH_REQUIRED');
       const input = parseAll(spec, req);
-      const routing = requestRouting(req, this.deps.db, this.deps.config.session.cookieName);
-
-      let tenantId: string | undefined;
-      if (spec.tenant === 'path') {
-        tenantId = (req.params as Record<string, string | undefined>).tenantId;
-        if (!tenantId || !UUID_RE.test(tenantId)) throw new AppError('NOT_FOUND');
-      } else if (apiKey === undefined) {
-        tenantId = sessionOf(req)?.activeTenantId ?? undefined;
-        if (!tenantId) {
-          // No membership lookup will see the epoch here: a session ended elsewhere must still be
-          // 401 (as with a tenant active), not an invitation to choose a tenant.
-          if (userId && !(await this.sessionEpochCurrent(req, userId))) {
-            await destroySession(req);
-            throw new AppError('AUTH_REQUIRED');
-          }
-          throw new AppError('TENANT_CONTEXT_REQUIRED');
-        }
-      }
-
-      const ctx = baseContext(req, now, { type: 'anonymous' });
-      const run = async (tx: Queryable, resolvedTenant: string): Promise<HttpResult> => {
-        ctx.tenant = { id: resolvedTenant, role: ctx.tenant?.role ?? null };
-        if (spec.authorize === 'route') enforce(spec.action, { tenantId: resolvedTenant }, ctx);
-        const result = await spec.handler({ ctx, ...input, req, tx, tenantId: resolvedTenant });
-        if (!ctx.authorized.has(spec.action)) throw new Error(`route ${spec.method} ${spec.path} did not authorize ${spec.action}`);
-        return result;
-      };
-
-      let idem: IdempotencyScope | null = null;
-      const inTransaction = async (): Promise<HttpResult> =>
-        this.deps.db.withAppTx(
-          apiKey !== undefined
-            ? { tenantId: null, userId: null, ...apiKeySettings(apiKeyPublicIdOf(apiKey)) }
-            : {
-                tenantId: tenantId ?? null,
-                userId: userId ?? null,
-                ...(userId !== undefined && tenantId !== undefined ? { lookup: this.deps.membershipLookup(userId, tenantId) } : {}),
-              },
-          async (tx, opened) => {
-            let resolvedTenant: string;
-            // A standby may not have replayed a new key or membership yet: only the primary refuses.
-            if (opened.standby === true && !(apiKey !== undefined ? apiKeyRowPresent(opened.lookupRows) : membershipConfirmed(req, opened.lookupRows))) {
-              throw new NeedsPrimary('the standby does not confirm the caller');
-            }
-            if (apiKey !== undefined) {
-              const key = await authenticateApiKey(tx, apiKey, now, opened.lookupRows);
-              ctx.principal = { type: 'service_account', serviceAccountId: key.serviceAccountId, apiKeyId: key.apiKeyId, scopes: key.scopes };
-              ctx.tenant = { id: key.tenantId, role: null };
-              resolvedTenant = key.tenantId;
-            } else {
-              ctx.principal = { type: 'user', userId: userId as string };
-              resolvedTenant = tenantId as string;
-              const role = await checkMembership(req, opened.lookupRows, spec.tenant);
-              ctx.tenant = { id: resolvedTenant, role };
-            }
-            setRequestSpanAttributes(req, ctx);
-            if (spec.idempotent && idem === null) {
-              const key = parseIdempotencyKey(req.get('idempotency-key'));
-              if (key !== null) {
-                // The claim needs its own committed transaction; signal the caller to claim and rerun.
-                throw new NeedsIdempotencyClaim({
-                  tenantId: resolvedTenant,
-                  principalType: ctx.principal.type === 'user' ? 'user' : 'service_account',
-                  principalId: ctx.principal.type === 'user' ? ctx.principal.userId : (ctx.principal as { serviceAccountId: string }).serviceAccountId,
-                  key,
-                  fingerprint: requestFingerprint(req.method, req.path, req.body),
-                });
-              }
-            }
-            // Counted first, in the same round trip as the handler's first statements; a failed
-            // write rolls the count back. A metered handler signals failure by throwing.
-            const checkQuota = spec.metered ? consumeWriteQuota(tx, resolvedTenant, now, this.deps.config.dailyWriteQuota) : null;
-            let result = await run(tx, resolvedTenant);
-            if (checkQuota) {
-              const quota: QuotaState = await checkQuota();
-              if (result.status >= 300) throw new Error(`metered route ${spec.method} ${spec.path} answered ${String(result.status)} without throwing`);
-              result = { ...result, headers: { ...result.headers, ...quotaHeaders(quota) } };
-            }
-            if (result.body instanceof Promise) {
-              // Settles after the commit; a failure is reported by the commit (rolled back) first.
-              result.body.catch(() => undefined);
-              // The stored response must be complete before its transaction commits.
-              if (idem !== null) result = { ...result, body: (await result.body) as unknown };
-            }
-            if (idem !== null) {
-              await completeIdempotencyKey(tx, idem, { status: result.status, body: withoutFields(result.body, spec.notReplayed), headers: result.headers ?? {} });
-            }
-            return result;
-          },
-          routing,
-        );
-
-      // The result with its body settled (a handler's body promise settles after the commit).
-      const execute = async (): Promise<HttpResult> => {
-        const result = await inTransaction();
-        return result.body instanceof Promise ? { ...result, body: (await result.body) as unknown } : result;
-      };
-
-      let result: HttpResult;
+      const routing = requestRouting(req, who, this.deps.db, this.deps.sessionCookie);
+      const caller = await tenantCaller(req, who, spec.tenant, (userId) => sessionStillCurrent(this.deps.db, req, userId));
+      const ctx = requestContext(req, now, { type: 'anonymous' });
+      const key = spec.idempotent ? parseIdempotencyKey(req.get('idempotency-key')) : null;
+      const userId = caller.type === 'user' ? caller.userId : null;
       try {
-        result = await execute();
+        const result =
+          key === null
+            ? await this.inTenantTx(spec, caller, ctx, req, input, null, routing)
+            : await this.idempotently(userId, () => this.claimForTenant(caller, ctx, req, spec, key, routing), (scope) => this.inTenantTx(spec, caller, ctx, req, input, scope, routing));
+        sendPosition(req, res, routing, this.deps.sessionCookie);
+        await sendResult(res, result);
       } catch (err) {
-        if (err instanceof NeedsIdempotencyClaim) {
-          idem = err.scope;
-          try {
-            result = await this.withClaim(userId ?? null, idem, now, execute);
-          } catch (inner) {
-            throw await this.afterFailure(inner, ctx, req);
-          }
-        } else {
-          throw await this.afterFailure(err, ctx, req);
-        }
+        await this.afterFailure(err, ctx, req);
+        throw err;
       }
-      sendPosition(req, res, routing, this.deps.config.session);
-      send(res, result);
     }));
   }
 
+  /** The request's transaction: identity and quota from its opening, authorisation, the handler. */
+  private async inTenantTx<B, Q, P>(
+    spec: TenantRouteSpec<B, Q, P>,
+    caller: TenantCaller,
+    ctx: RequestContext,
+    req: Request,
+    input: { body: B; query: Q; params: P },
+    scope: IdempotencyScope | null,
+    routing: TxRouting | undefined,
+  ): Promise<HttpResult> {
+    const opening = identityOpening(caller, this.deps);
+    const settings = spec.metered ? { ...opening, lookups: [...(opening.lookups ?? []), this.deps.quota.count(ctx.now)] } : opening;
+    const result = await withOpenedTx(this.deps.db, settings, async (tx, opened) => {
+      confirmOnStandby(opened, caller, req);
+      const tenantId = await identify(tx, opened.lookups[0] ?? [], caller, req, spec.tenant, this.deps, ctx);
+      setRequestSpanAttributes(req, ctx);
+      const quotaHeaders = spec.metered ? this.deps.quota.decide(opened.lookups[1] ?? [], ctx.now) : null;
+      if (spec.authorize === 'route') enforce(spec.action, { tenantId }, ctx);
+      let answer = await spec.handler({ ctx, ...input, req, tx, tenantId });
+      if (!ctx.authorized.has(spec.action)) throw new Error(`route ${spec.method} ${spec.path} did not authorize ${spec.action}`);
+      if (quotaHeaders !== null) {
+        const metered = (r: HttpResult): HttpResult => {
+          // A metered handler signals failure by throwing, which rolls its count back.
+          if (r.status >= 300) throw new Error(`metered route ${spec.method} ${spec.path} answered ${String(r.status)} without throwing`);
+          return { ...r, headers: { ...r.headers, ...quotaHeaders } };
+        };
+        answer = isPending(answer) ? whenAnswered(answer.settle(), metered) : metered(answer);
+      }
+      if (scope === null) return answer;
+      // The stored response must be complete before its transaction commits.
+      const complete = isPending(answer) ? await answer.settle() : answer;
+      await completeIdempotencyKey(tx, scope, { status: complete.status, body: withoutFields(complete.body, spec.notReplayed), headers: complete.headers ?? {} });
+      return complete;
+    }, routing);
+    return isPending(result) ? result.settle() : result;
+  }
+
   /**
-   * Claims an idempotency key: a completed claim's answer is replayed, else `run` goes once and a
-   * failure releases the claim so that the client may retry with the same key.
+   * The claim's transaction opens as the request's does, so the key is scoped to the identified
+   * principal and tenant. It carries the routing too: its commit position covers the original
+   * write of an answer it replays.
    */
-  private async withClaim(userId: string | null, scope: IdempotencyScope, now: Date, run: () => Promise<HttpResult>): Promise<HttpResult> {
-    const stored = await claimIdempotencyKey(this.deps.db, userId, scope, now);
-    if (stored) return { status: stored.status, body: stored.body, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
+  private claimForTenant<B, Q, P>(
+    caller: TenantCaller,
+    ctx: RequestContext,
+    req: Request,
+    spec: TenantRouteSpec<B, Q, P>,
+    key: string,
+    routing: TxRouting | undefined,
+  ): Promise<{ scope: IdempotencyScope; stored: Awaited<ReturnType<typeof claimIdempotencyKey>> }> {
+    return withOpenedTx(this.deps.db, identityOpening(caller, this.deps), async (tx, opened) => {
+      const tenantId = await identify(tx, opened.lookups[0] ?? [], caller, req, spec.tenant, this.deps, ctx);
+      const p = ctx.principal;
+      const scope: IdempotencyScope = {
+        tenantId,
+        principalType: p.type === 'user' ? 'user' : 'service_account',
+        principalId: p.type === 'user' ? p.userId : p.type === 'service_account' ? p.serviceAccountId : '',
+        key,
+        fingerprint: requestFingerprint(req.method, req.path, req.body),
+      };
+      return { scope, stored: await claimIdempotencyKey(tx, scope, ctx.now) };
+    }, routing);
+  }
+
+  /**
+   * Step: idempotency. The key is claimed (and committed) before the request's transaction: a
+   * completed claim's answer is replayed, else `run` goes once and a failure releases the claim so
+   * that the client may retry with the same key.
+   */
+  private async idempotently(
+    userId: string | null,
+    claim: () => Promise<{ scope: IdempotencyScope; stored: Awaited<ReturnType<typeof claimIdempotencyKey>> }>,
+    run: (scope: IdempotencyScope) => Promise<HttpResult>,
+  ): Promise<HttpResult> {
+    const { scope, stored } = await claim();
+    if (stored) return { status: stored.status, body: stored.body as ResponseBody, headers: { ...stored.headers, 'Idempotent-Replayed': 'true' } };
     try {
-      return await run();
+      return await run(scope);
     } catch (err) {
       await releaseIdempotencyKey(this.deps.db, userId, scope).catch(() => undefined);
       throw err;
     }
   }
 
-  /** A quota rejection is audited once per tenant per day, after the write rolled back. */
-  private async afterFailure(err: unknown, ctx: RequestContext, req: Request): Promise<unknown> {
-    if (err instanceof AppError && err.code === 'QUOTA_EXCEEDED' && ctx.tenant) {
-      recordQuotaRejection();
-      const tenantId = ctx.tenant.id;
-      await this.deps.db
-        .withAppTx({ tenantId, userId: ctx.principal.type === 'user' ? ctx.principal.userId : null }, async (tx) => {
-          if (await markQuotaExceeded(tx, tenantId, ctx.now)) {
-            await recordAuditEvent(tx, ctx, tenantId, {
-              action: 'quota.exceeded',
-              target: { type: 'tenant', id: tenantId },
-              metadata: { limit: err.details.limit, method: req.method, path: req.path },
-            });
-          }
-        })
-        .catch(() => undefined);
-    }
-    return err;
+  /** A quota refusal is recorded (audited once per tenant per day) after the request rolled back. */
+  private async afterFailure(err: unknown, ctx: RequestContext, req: Request): Promise<void> {
+    if (!(err instanceof AppError) || err.code !== 'QUOTA_EXCEEDED' || !ctx.tenant) return;
+    recordQuotaRejection();
+    const userId = ctx.principal.type === 'user' ? ctx.principal.userId : null;
+    await withTenantTx(this.deps.db, { tenantId: ctx.tenant.id, userId }, (tx: Queryable) =>
+      this.deps.quota.refused(tx, ctx, err, { method: req.method, path: req.path }),
+    ).catch(() => undefined);
   }
-
-  /** A password reset or change bumps the epoch and so ends every other session of the user. */
-  private async sessionEpochCurrent(req: Request, userId: string): Promise<boolean> {
-    const { rows } = await this.deps.db.withAppTx({ tenantId: null, userId }, (tx) =>
-      tx.query<{ session_epoch: number }>('SELECT session_epoch FROM users WHERE id = $1', [userId]),
-    );
-    return rows[0]?.session_epoch === req.session.epoch;
-  }
-}
-
-/** On a standby: the key's row is there (a key too new for the standby is checked on the primary). */
-function apiKeyRowPresent(lookupRows: readonly Record<string, unknown>[]): boolean {
-  return lookupRows.length === 1;
-}
-
-/** On a standby: the session's membership and epoch as checkMembership would accept them. */
-function membershipConfirmed(req: Request, lookupRows: readonly Record<string, unknown>[]): boolean {
-  const row = lookupRows[0] as { role: Role | null; session_epoch: number } | undefined;
-  return row !== undefined && row.role !== null && row.session_epoch === req.session.epoch;
-}
-
-/**
- * The session's user and role in the tenant, from the row the opening round trip read (see
- * `RouteDeps.membershipLookup`): a stale epoch ends the session; no membership is 404 for a tenant named in
- * the path, and clears a stale active tenant otherwise.
- */
-async function checkMembership(req: Request, lookupRows: readonly Record<string, unknown>[], mode: 'active' | 'path'): Promise<Role> {
-  const row = lookupRows[0] as { role: Role | null; session_epoch: number } | undefined;
-  if (!row || row.session_epoch !== req.session.epoch) {
-    await destroySession(req);
-    throw new AppError('AUTH_REQUIRED');
-  }
-  if (row.role === null) {
-    if (mode === 'path') throw new AppError('NOT_FOUND');
-    req.session.activeTenantId = null;
-    throw new AppError('TENANT_CONTEXT_REQUIRED');
-  }
-  return row.role;
 }
 
 /** The body as stored for replays: without the fields that are shown only once. */
-function withoutFields(body: unknown, fields: readonly string[] | undefined): unknown {
+function withoutFields(body: ResponseBody | undefined, fields: readonly string[] | undefined): ResponseBody | undefined {
   if (!fields || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
   return Object.fromEntries(Object.entries(body).filter(([k]) => !fields.includes(k)));
-}
-
-class NeedsIdempotencyClaim extends Error {
-  constructor(readonly scope: IdempotencyScope) {
-    super('idempotency claim needed');
-  }
-}
-
-function apiKeySettings(publicId: string): { apiKeyPublicId: string; lookup: TxLookup } {
-  return { apiKeyPublicId: publicId, lookup: apiKeyLookup(publicId) };
-}
-
-function apiKeyPublicIdOf(key: string): string {
-  // authenticateApiKey re-validates the format and checksum; this only extracts the lookup id.
-  const m = /^itk_([0-9a-f]{32})_/.exec(key);
-  if (!m?.[1]) throw new AppError('API_KEY_INVALID');
-  return m[1];
 }
 
 function parseAll<B, Q, P>(spec: BaseSpec<B, Q, P>, req: Request): { body: B; query: Q; params: P } {

@@ -19,6 +19,8 @@ const MATRIX: Record<Action, { roles: Record<Role, boolean>; key: readonly Scope
   'api_keys.manage': { roles: { owner: true, admin: true, member: false, viewer: false }, key: [] },
   'audit_log.read': { roles: { owner: true, admin: true, member: false, viewer: false }, key: [] },
   'billing.read': { roles: { owner: true, admin: true, member: false, viewer: false }, key: [] },
+  'webhooks.manage': { roles: { owner: true, admin: true, member: false, viewer: false }, key: [] },
+  'alert_sources.manage': { roles: { owner: true, admin: true, member: false, viewer: false }, key: [] },
 };
 
 const SCOPE_SETS: readonly (readonly Scope[])[] = [[], ['read'], ['write'], ['read', 'write']];

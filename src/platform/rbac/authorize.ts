@@ -17,6 +17,8 @@ const TABLE: Record<Action, { roles: readonly Role[]; scopes: readonly Scope[] }
   'api_keys.manage': { roles: ['owner', 'admin'], scopes: [] },
   'audit_log.read': { roles: ['owner', 'admin'], scopes: [] },
   'billing.read': { roles: ['owner', 'admin'], scopes: [] },
+  'webhooks.manage': { roles: ['owner', 'admin'], scopes: [] },
+  'alert_sources.manage': { roles: ['owner', 'admin'], scopes: [] },
 };
 
 /**

@@ -15,5 +15,7 @@ export const ACTIONS = [
   'api_keys.manage',
   'audit_log.read',
   'billing.read',
+  'webhooks.manage',
+  'alert_sources.manage',
 ] as const;
 export type Action = (typeof ACTIONS)[number];

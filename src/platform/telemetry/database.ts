@@ -10,21 +10,9 @@ import {
   ATTR_SERVER_PORT,
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from '@opentelemetry/semantic-conventions';
-import type { Database, Queryable, TxOpened } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import { histogramOf } from './instruments.js';
 import { redactSqlLiterals, sqlOperation } from './tracing.js';
-
-/** Callbacks waiting for the commit of the transaction that registered them. */
-const pendingByTx = new WeakMap<Queryable, (() => void)[]>();
-
-/**
- * Runs `fn` after the transaction `tx` commits, and never if it rolls back. For side effects
- * that must not outlive a rolled-back change (metrics). Transactions not opened through
- * `observeDatabase` have no commit to wait for, and their callbacks are dropped.
- */
-export function afterCommit(tx: Queryable, fn: () => void): void {
-  pendingByTx.get(tx)?.push(fn);
-}
 
 /** The instrumentation scope of every statement span, on PostgreSQL and PGlite alike. */
 export const DB_SCOPE = 'incident-tracker-api/db';
@@ -178,40 +166,18 @@ export function observePool(pool: PoolGauges, poolName: string): () => void {
 }
 
 /**
- * The app's view of the database: every transaction supports `afterCommit`. Callbacks run in
- * registration order; one that throws is ignored, since the change is already committed and the
- * request must still succeed.
+ * The app's view of the database: each transaction's handler runs in the async context of the
+ * request that opened it. PGlite runs queued transactions from whichever request started its
+ * queue, and a pool hands a released client to the next waiting request from the releasing one's.
  */
 export function observeDatabase(db: Database): Database {
-  async function run<T>(
-    open: (inner: (raw: Queryable, opened: TxOpened) => Promise<T>) => Promise<T>,
-    fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
-  ): Promise<T> {
-    const callbacks: (() => void)[] = [];
-    // Bound to the caller's context: PGlite runs queued transactions from whichever request
-    // started its queue, and a pool hands a released client to the next waiting request from
-    // the releasing one's; the handler must run in its own request's context.
-    const inner = context.bind(context.active(), (tx: Queryable, opened: TxOpened): Promise<T> => {
-      // A replica read that ends on the primary runs `fn` again: only the last run's callbacks count.
-      callbacks.length = 0;
-      pendingByTx.set(tx, callbacks);
-      return fn(tx, opened);
-    });
-    const result = await open(inner);
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch {
-        // Metrics never fail a committed request.
-      }
-    }
-    return result;
-  }
+  const bound = <F extends (...args: never[]) => unknown>(fn: F): F => context.bind(context.active(), fn);
   return {
     kind: db.kind,
     replicaReads: db.replicaReads,
-    withAppTx: (settings, fn, routing) => run((inner) => db.withAppTx(settings, inner, routing), fn),
-    withSystemTx: (fn) => run((inner) => db.withSystemTx((tx) => inner(tx, { lookupRows: [] })), fn),
+    withAppTx: (settings, fn, routing) => db.withAppTx(settings, bound(fn), routing),
+    withSystemTx: (fn) => db.withSystemTx(bound(fn)),
+    listen: (channel, onNotify, onReconnect) => db.listen(channel, onNotify, onReconnect),
     ping: () => db.ping(),
     close: () => db.close(),
   };

@@ -1,6 +1,5 @@
-import type { Counter, Histogram } from '@opentelemetry/api';
+import type { Counter, Histogram, UpDownCounter } from '@opentelemetry/api';
 import type { Queryable } from '../db/database.js';
-import { afterCommit } from './database.js';
 import { perMeterProvider } from './instruments.js';
 
 /**
@@ -16,7 +15,17 @@ export const METRIC = {
   incidentsResolved: 'incident_tracker.incidents.resolved',
   incidentTimeToResolve: 'incident_tracker.incident.time_to_resolve',
   auditEvents: 'incident_tracker.audit.events',
+  alertsReceived: 'incident_tracker.alerts.received',
+  eventsWritten: 'incident_tracker.events.written',
+  eventStreamsOpen: 'incident_tracker.event_streams.open',
 } as const;
+
+/**
+ * What became of one received alert event: a new alert, one added to an open alert
+ * (`deduplicated`), an alert acknowledged or resolved, an acknowledge or resolve with no open
+ * alert (`ignored`), or a refusal (`rate-limited`, `invalid`: a bad body or routing key).
+ */
+export type AlertOutcome = 'new' | 'deduplicated' | 'acknowledged' | 'resolved' | 'ignored' | 'rate-limited' | 'invalid';
 
 export type ApiKeyOutcome = 'succeeded' | 'malformed' | 'invalid' | 'revoked' | 'expired';
 
@@ -29,6 +38,9 @@ interface Instruments {
   incidentsResolved: Counter;
   incidentTimeToResolve: Histogram;
   auditEvents: Counter;
+  alertsReceived: Counter;
+  eventsWritten: Counter;
+  eventStreamsOpen: UpDownCounter;
 }
 
 // Minutes to a week: incidents are resolved in minutes to days, not milliseconds.
@@ -53,6 +65,12 @@ const instruments = perMeterProvider(
       advice: { explicitBucketBoundaries: TIME_TO_RESOLVE_BUCKETS_S },
     }),
     auditEvents: meter.createCounter(METRIC.auditEvents, { description: 'Audit rows written, by action.', unit: '{event}' }),
+    alertsReceived: meter.createCounter(METRIC.alertsReceived, {
+      description: 'Alert events received, by outcome (new, deduplicated, acknowledged, resolved, ignored, rate-limited, invalid).',
+      unit: '{event}',
+    }),
+    eventsWritten: meter.createCounter(METRIC.eventsWritten, { description: 'Events committed to the event record, by type.', unit: '{event}' }),
+    eventStreamsOpen: meter.createUpDownCounter(METRIC.eventStreamsOpen, { description: 'Open GET /v1/events/stream connections on this node.', unit: '{stream}' }),
   }),
 );
 
@@ -65,41 +83,63 @@ export function recordQuotaRejection(): void {
   instruments().quotaRejections.add(1);
 }
 
-function recordAuditAction(action: string): void {
-  const m = instruments();
-  m.auditEvents.add(1, { action });
-  switch (action) {
-    case 'auth.login.succeeded':
-      m.loginAttempts.add(1, { outcome: 'succeeded' });
-      break;
-    case 'auth.login.failed':
-      m.loginAttempts.add(1, { outcome: 'failed' });
-      break;
-    case 'auth.login.locked':
-      m.lockouts.add(1);
-      break;
-    case 'incident.created':
-      m.incidentsCreated.add(1);
-      break;
-  }
+/**
+ * Business metrics count committed changes only: each is recorded once its transaction commits,
+ * so a write refused afterwards (quota, a failed idempotency completion) is not counted.
+ */
+export function countAuditEvent(tx: Queryable, action: string): void {
+  tx.afterCommit(() => {
+    instruments().auditEvents.add(1, { action });
+  });
 }
 
-/**
- * Counts an audited action once its transaction commits: the audit writer sees every login,
- * lockout and incident change, but a write refused afterwards (quota, a failed idempotency
- * completion) rolls its audit row back and must not be counted.
- */
-export function countAuditedAction(tx: Queryable, action: string): void {
-  afterCommit(tx, () => {
-    recordAuditAction(action);
+export function countLoginAttempt(tx: Queryable, outcome: 'succeeded' | 'failed'): void {
+  tx.afterCommit(() => {
+    instruments().loginAttempts.add(1, { outcome });
+  });
+}
+
+export function countLockout(tx: Queryable): void {
+  tx.afterCommit(() => {
+    instruments().lockouts.add(1);
+  });
+}
+
+export function countIncidentCreated(tx: Queryable): void {
+  tx.afterCommit(() => {
+    instruments().incidentsCreated.add(1);
+  });
+}
+
+/** Counts a refused alert event (rate-limited or invalid) at once: nothing was written. */
+export function recordAlertRefusal(outcome: 'rate-limited' | 'invalid', events = 1): void {
+  instruments().alertsReceived.add(events, { outcome });
+}
+
+/** Counts an applied alert event once its transaction commits. */
+export function recordAlertOutcome(tx: Queryable, outcome: AlertOutcome): void {
+  tx.afterCommit(() => {
+    instruments().alertsReceived.add(1, { outcome });
   });
 }
 
 /** Counts a resolution and its time to resolve once the transaction commits. */
 export function countIncidentResolved(tx: Queryable, startedAt: Date, resolvedAt: Date): void {
-  afterCommit(tx, () => {
+  tx.afterCommit(() => {
     const m = instruments();
     m.incidentsResolved.add(1);
     m.incidentTimeToResolve.record(Math.max(0, (resolvedAt.getTime() - startedAt.getTime()) / 1000));
   });
+}
+
+/** Counts an event once its transaction commits (a rolled-back change has no event). */
+export function countEventWritten(tx: Queryable, type: string): void {
+  tx.afterCommit(() => {
+    instruments().eventsWritten.add(1, { type });
+  });
+}
+
+/** One event stream opened (+1) or closed (-1) on this node. */
+export function countEventStream(delta: 1 | -1): void {
+  instruments().eventStreamsOpen.add(delta);
 }

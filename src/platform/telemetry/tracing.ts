@@ -18,6 +18,17 @@ export function activeTraceId(): string | null {
 }
 
 /**
+ * The W3C `traceparent` of the active span (`00-<trace id>-<span id>-<flags>`), or null when
+ * tracing is off. Stored with an event so that work it causes later (webhook deliveries) can link
+ * its spans to the request that wrote it.
+ */
+export function activeTraceParent(): string | null {
+  const sc = trace.getActiveSpan()?.spanContext();
+  if (!sc || !isSpanContextValid(sc)) return null;
+  return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/**
  * Tags the request with who is calling and for which tenant, once the route wrapper has resolved
  * them: on the HTTP server span (so traces can be searched by tenant) and on the active span if
  * that is another one. Ids and types only, never credentials.

@@ -3,9 +3,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { HOST, waitFor } from '../../resilience/support/env.js';
 import { Child, freePort, type Cleanup } from '../../resilience/support/processes.js';
+import { query } from './cluster.js';
+
+export { query };
 
 /**
  * A throw-away primary and one asynchronous streaming standby (pg_basebackup -R) on free ports
@@ -129,15 +131,4 @@ async function waitReady(url: string, standby: boolean): Promise<void> {
     60_000,
     100,
   );
-}
-
-export async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: 15_000 });
-  client.on('error', () => undefined);
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }

@@ -1,0 +1,115 @@
+import type { RequestContext } from '../../platform/http/context.js';
+import { withUnscopedTx } from '../../platform/db/tx.js';
+import type { Database } from '../../platform/db/database.js';
+import { recordAlertOutcome, type AlertOutcome } from '../../platform/telemetry/metrics.js';
+import { utcDay } from '../usage/usage.quota.js';
+import { enterTenant, findSourceByKeyHash, touchAlertSource } from './alert-sources.queries.js';
+import { acknowledgeAlertIncident, attachNewAlert, recordAlertEvent, resolveAlertIncident, type AlertScope } from './alert-incidents.js';
+import { countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, upsertTriggeredAlert, type AlertSeverity } from './alerts.queries.js';
+import { digestsMatch } from './routing-key.js';
+import type { Severity } from '../incidents/incidents.schema.js';
+
+/** One alert event, already validated and truncated, whichever route it came in on. */
+export type AlertEvent =
+  | {
+      action: 'trigger';
+      dedupKey: string;
+      summary: string;
+      /** Null: the source's default severity. */
+      severity: AlertSeverity | null;
+      source: string;
+      detailsJson: string;
+      groupKey: string | null;
+    }
+  | { action: 'acknowledge' | 'resolve'; dedupKey: string };
+
+const ALERT_SEVERITY_OF = { SEV1: 'critical', SEV2: 'error', SEV3: 'warning', SEV4: 'info' } as const satisfies Record<Severity, AlertSeverity>;
+
+const MAX_ATTEMPTS = 3;
+/** Deadlock victim, serialization failure: the transaction was rolled back and may simply run again. */
+const RETRYABLE = new Set(['40P01', '40001']);
+
+/** Thrown when the routing key matches no live source: the request is refused and nothing was written. */
+export class UnknownRoutingKey extends Error {
+  constructor() {
+    super('unknown routing key');
+  }
+}
+
+export interface IngestDeps {
+  db: Database;
+  dailyWriteQuota: number;
+  /** Spends `points` of the source's per-minute budget; throws (429) when it is used up. */
+  consumeSourceBudget(sourceId: string, points: number): Promise<void>;
+}
+
+/**
+ * Runs each event in a transaction of its own (so a batch from Alertmanager never holds one
+ * alert's lock while waiting for another's, and cannot deadlock with a batch in another order).
+ * Each transaction finds the source by the key's digest through the narrow RLS policy, compares
+ * the digests in constant time, switches to the source's tenant and applies the event. The
+ * source's rate budget is spent in the first transaction, before anything is written.
+ */
+export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHash: string, events: readonly AlertEvent[]): Promise<void> {
+  let budgetSpent = false;
+  const attempt = (event: AlertEvent | null): Promise<void> =>
+    withUnscopedTx(deps.db, async (tx) => {
+      const found = await findSourceByKeyHash(tx, keyHash);
+      if (!found?.key_hash || !digestsMatch(found.key_hash, keyHash)) throw new UnknownRoutingKey();
+      if (!budgetSpent) await deps.consumeSourceBudget(found.id, Math.max(1, events.length));
+      budgetSpent = true;
+      if (event === null) return;
+      await enterTenant(tx, found.tenant_id);
+      ctx.tenant = { id: found.tenant_id, role: null };
+      const outcome = await applyEvent({ tx, ctx, tenantId: found.tenant_id, source: found, dailyWriteQuota: deps.dailyWriteQuota }, event);
+      await touchAlertSource(tx, found.tenant_id, found.id, ctx.now);
+      recordAlertOutcome(tx, outcome);
+    });
+  const run = async (event: AlertEvent | null): Promise<void> => {
+    // A deadlock victim was rolled back whole, so running it again is safe; monitoring retries
+    // too, but an answer of 202 now is better than a 409 it may not retry.
+    for (let tries = 1; ; tries += 1) {
+      try {
+        await attempt(event);
+        return;
+      } catch (err) {
+        if (tries >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: unknown } | null)?.code as string)) throw err;
+      }
+    }
+  };
+  if (events.length === 0) await run(null);
+  for (const event of events) await run(event);
+}
+
+/**
+ * PagerDuty's semantics: a trigger adds to the open alert with its dedup key or opens a new one
+ * (which opens or joins an incident); acknowledge and resolve move the open alert and tell its
+ * incident. An acknowledge or resolve with no open alert changes nothing. Events that change no
+ * incident are metered as `alertEvents`.
+ */
+async function applyEvent(scope: AlertScope, event: AlertEvent): Promise<AlertOutcome> {
+  const { tx, ctx, tenantId, source } = scope;
+  if (event.action === 'trigger') {
+    const severity = event.severity ?? ALERT_SEVERITY_OF[source.default_severity];
+    const alert = await upsertTriggeredAlert(tx, { tenantId, sourceId: source.id, ...event, severity, now: ctx.now });
+    if (alert.inserted) {
+      const incidentId = await attachNewAlert(scope, alert);
+      await recordAlertEvent(scope, 'alert.triggered', { ...alert, incident_id: incidentId });
+      return 'new';
+    }
+    await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
+    return 'deduplicated';
+  }
+  const open = await findOpenAlert(tx, tenantId, source.id, event.dedupKey);
+  if (!open) return 'ignored';
+  if (event.action === 'acknowledge' && open.status === 'acknowledged') {
+    await countAlertEvent(tx, tenantId, open.id, ctx.now);
+    await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
+    return 'deduplicated';
+  }
+  const moved = await moveAlert(tx, tenantId, open.id, event.action === 'acknowledge' ? 'acknowledged' : 'resolved', ctx.now);
+  const wroteIncident = event.action === 'acknowledge' ? await acknowledgeAlertIncident(scope, moved) : await resolveAlertIncident(scope, moved);
+  if (!wroteIncident) await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
+  await recordAlertEvent(scope, event.action === 'acknowledge' ? 'alert.acknowledged' : 'alert.resolved', moved);
+  return event.action === 'acknowledge' ? 'acknowledged' : 'resolved';
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { recordAuditEvent } from '../../platform/audit/audit.js';
+import type { Database } from '../../platform/db/database.js';
+import { withTenantTx } from '../../platform/db/tx.js';
+import type { JobQueue } from '../../platform/jobs/runner.js';
+import { OutboundError, type PinnedHttpClient } from '../../platform/http-out/pinned-client.js';
+import { presentEvent } from '../events/events.presenters.js';
+import { verdictOf, type AttemptVerdict } from './webhook.retry.js';
+import { webhookHeaders } from './webhook.signing.js';
+import type { WebhookSecrets } from './webhook.secrets.js';
+import { claimDeliveries, fanOut, recordAttempt, withWebhookWorkerTx, type ClaimedDelivery } from './webhook-worker.queries.js';
+import { inAttemptSpan, recordAttemptOutcome, type AttemptOutcome } from './webhooks.metrics.js';
+
+/** An endpoint whose deliveries have all failed this long is disabled. */
+export const FAILING_DISABLE_MS = 5 * 86_400_000;
+const EXCERPT_CHARS = 1024;
+const FAN_OUT_ENDPOINTS = 200;
+const FAN_OUT_EVENTS = 500;
+
+export const GONE_REASON = 'The endpoint answered 410 Gone.';
+export const FAILING_REASON = 'Every delivery failed for 5 days.';
+
+export interface WebhookQueueDeps {
+  db: Database;
+  logger: Logger;
+  secrets: WebhookSecrets;
+  client: PinnedHttpClient;
+  /** How long a claimed delivery belongs to this worker (WEBHOOK_LEASE_SECONDS); more than the 10 s request cap. */
+  leaseMs: number;
+  /**
+   * Confines this worker to one tenant's endpoints and deliveries; unset (production) it serves
+   * every tenant. Test harnesses that share one database between concurrent files use it.
+   */
+  tenantId?: string;
+  /** [0, 1): spreads retry jitter (tests pin it). */
+  random?: () => number;
+}
+
+/**
+ * Webhook delivery as a queue of the job runner: each run turns new events into deliveries
+ * (fan-out), claims due deliveries with a lease, attempts them in parallel, and records each
+ * outcome. Any number of workers on any number of nodes share the work through SKIP LOCKED; a
+ * worker that dies mid-attempt leaves a lease that runs out, and the delivery is attempted again
+ * with the same webhook-id. `now` is the runner's clock, used for every decision.
+ */
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export class WebhookDeliveryQueue implements JobQueue {
+  readonly name = WEBHOOK_QUEUE;
+
+  constructor(private readonly deps: WebhookQueueDeps) {}
+
+  async runOnce(now: Date, limit: number): Promise<number> {
+    const tenantId = this.deps.tenantId ?? null;
+    const created = await withWebhookWorkerTx(this.deps.db, (tx) => fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS, tenantId));
+    const leaseToken = randomUUID();
+    const lease = { until: new Date(now.getTime() + this.deps.leaseMs), token: leaseToken };
+    const claimed = await withWebhookWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, lease, tenantId));
+    await Promise.all(claimed.map((d) => this.attempt(d, now, leaseToken)));
+    return created + claimed.length;
+  }
+
+  private async attempt(d: ClaimedDelivery, now: Date, leaseToken: string): Promise<void> {
+    const origin = safeOrigin(d.url);
+    await inAttemptSpan({ eventType: d.event_type, attempt: d.attempts, origin, traceParent: d.trace_parent }, async () => {
+      const started = performance.now();
+      let status: number | null = null;
+      let excerpt: string | null = null;
+      let error: string | null = null;
+      let verdict: AttemptVerdict;
+      const body = bodyOf(d);
+      if (d.attempts > d.max_attempts) {
+        error = 'No attempts left.';
+        verdict = { kind: 'failed' };
+      } else if (body === null) {
+        error = 'The event is no longer retained.';
+        verdict = { kind: 'failed' };
+      } else {
+        let retryAfter: string | undefined;
+        try {
+          const secrets = d.secrets.map((s) => this.deps.secrets.open(s.ciphertext, { tenantId: d.tenant_id, endpointId: d.endpoint_id, secretId: s.id }));
+          const res = await this.deps.client.post(d.url, webhookHeaders(secrets, d.event_id, now, body), body);
+          status = res.status;
+          excerpt = res.body.slice(0, EXCERPT_CHARS);
+          retryAfter = res.headers['retry-after'];
+          if (status >= 300 && status < 400) error = 'Redirects are not followed.';
+        } catch (err) {
+          if (!(err instanceof OutboundError)) throw err;
+          error = err.message;
+        }
+        verdict = verdictOf({ attempt: d.attempts, maxAttempts: d.max_attempts, status, retryAfter, now }, this.deps.random);
+      }
+      const durationMs = Math.round(performance.now() - started);
+      const outcome: AttemptOutcome = verdict.kind === 'retry' ? 'retry' : verdict.kind;
+      const recorded = await withWebhookWorkerTx(this.deps.db, (tx) =>
+        recordAttempt(tx, {
+          tenantId: d.tenant_id,
+          deliveryId: d.id,
+          leaseToken,
+          attempt: d.attempts,
+          status: verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed',
+          nextAttemptAt: verdict.kind === 'retry' ? verdict.nextAttemptAt : null,
+          at: now,
+          durationMs,
+          responseStatus: status,
+          responseBodyExcerpt: excerpt,
+          error,
+        }),
+      );
+      if (!recorded.recorded) {
+        this.deps.logger.warn({ deliveryId: d.id }, 'webhook attempt finished after its lease ran out; another worker owns it');
+      } else {
+        recordAttemptOutcome(outcome, d.event ? (now.getTime() - d.event.occurred_at.getTime()) / 1000 : null);
+        const failingFor = recorded.failingSince ? now.getTime() - recorded.failingSince.getTime() : 0;
+        if (verdict.kind === 'gone') await this.disable(d, GONE_REASON, now);
+        else if (verdict.kind !== 'succeeded' && failingFor >= FAILING_DISABLE_MS) await this.disable(d, FAILING_REASON, now);
+      }
+      return { result: undefined, status, outcome, error };
+    });
+  }
+
+  /** Disables the endpoint (once) and audits it as the system, in the tenant's own transaction. */
+  private async disable(d: ClaimedDelivery, reason: string, now: Date): Promise<void> {
+    await withTenantTx(this.deps.db, { tenantId: d.tenant_id, userId: null }, async (tx) => {
+      const { rowCount } = await tx.query(
+        `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = $4, version = version + 1
+          WHERE tenant_id = $1 AND id = $2 AND enabled`,
+        [d.tenant_id, d.endpoint_id, reason, now],
+      );
+      if (rowCount === 0) return;
+      await recordAuditEvent(
+        tx,
+        { principal: { type: 'anonymous' }, ip: null, userAgent: null, requestId: randomUUID().replaceAll('-', ''), now },
+        d.tenant_id,
+        { action: 'webhook_endpoint.disabled', actor: { type: 'system', id: null }, target: { type: 'webhook_endpoint', id: d.endpoint_id }, metadata: { reason } },
+      );
+    });
+    this.deps.logger.info({ tenantId: d.tenant_id, endpointId: d.endpoint_id, reason }, 'webhook endpoint disabled');
+  }
+}
+
+/** The exact bytes sent and signed: the Event as the API presents it, or the stored test body. */
+function bodyOf(d: ClaimedDelivery): string | null {
+  if (d.event) return JSON.stringify(presentEvent(d.event));
+  if (d.event_type === 'webhook.test' && d.payload !== null) return JSON.stringify(d.payload);
+  return null;
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'invalid';
+  }
+}
