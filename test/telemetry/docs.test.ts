@@ -25,6 +25,7 @@ const PRODUCTION_ENV = {
   SMTP_URL: 'smtp://127.0.0.1:1',
   SESSION_SECRET: 'production-like-secret-that-is-long-enough',
   APP_BASE_URL: 'https://app.test',
+  DATA_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
 };
 
 /** The real app with a production config, on the test app's database and in-memory sessions. */

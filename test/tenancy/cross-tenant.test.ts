@@ -13,6 +13,7 @@ import type supertest from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureDeps } from '../../src/deps.js';
 import { registerAlertRoutes } from '../../src/features/alerts/alerts.routes.js';
+import { registerWebhookRoutes } from '../../src/features/webhooks/webhooks.routes.js';
 import { registerApiKeyRoutes } from '../../src/features/api-keys/api-keys.routes.js';
 import { registerTenantRoutes } from '../../src/features/tenants/tenants.routes.js';
 import { featureRouteDeps } from '../../src/features/index.js';
@@ -39,6 +40,8 @@ interface World {
   sourceId: string;
   alertId: string;
   alertIncidentId: string;
+  webhookEndpointId: string;
+  webhookDeliveryId: string;
 }
 
 interface Ids {
@@ -153,6 +156,73 @@ export const ID_ROUTES: IdRouteRow[] = [
     objectOf: (w) => w.sourceId,
     viewerInOwnTenant: 403,
   },
+  {
+    route: 'GET /v1/tenants/:tenantId/webhook-endpoints',
+    call: (c, { tenantId }) => c.get(`/v1/tenants/${tenantId}/webhook-endpoints`),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/webhook-endpoints',
+    call: (c, { tenantId }) => c.post(`/v1/tenants/${tenantId}/webhook-endpoints`, { url: 'https://hooks.example.test/matrix', eventTypes: ['*'] }),
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'GET /v1/tenants/:tenantId/webhook-endpoints/:endpointId',
+    call: (c, { tenantId, objectId }) => c.get(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}`),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'PATCH /v1/tenants/:tenantId/webhook-endpoints/:endpointId',
+    call: (c, { tenantId, objectId }) => c.patch(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}`, { description: 'renamed' }).set('If-Match', '"1"'),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'DELETE /v1/tenants/:tenantId/webhook-endpoints/:endpointId',
+    call: (c, { tenantId, objectId }) => c.delete(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}`),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/webhook-endpoints/:endpointId/rotate-secret',
+    call: (c, { tenantId, objectId }) => c.post(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}/rotate-secret`, {}),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/webhook-endpoints/:endpointId/test',
+    call: (c, { tenantId, objectId }) => c.post(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}/test`),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/webhook-endpoints/:endpointId/replay',
+    call: (c, { tenantId, objectId }) => c.post(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}/replay`, { afterSeq: 0 }),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'GET /v1/tenants/:tenantId/webhook-endpoints/:endpointId/deliveries',
+    call: (c, { tenantId, objectId }) => c.get(`/v1/tenants/${tenantId}/webhook-endpoints/${objectId}/deliveries`),
+    objectOf: (w) => w.webhookEndpointId,
+    viewerInOwnTenant: 403,
+  },
+  // The delivery routes name two ids: the world's own endpoint with the delivery under test.
+  {
+    route: 'GET /v1/tenants/:tenantId/webhook-endpoints/:endpointId/deliveries/:deliveryId',
+    call: (c, { tenantId, objectId, world }) =>
+      c.get(`/v1/tenants/${tenantId}/webhook-endpoints/${world?.webhookEndpointId ?? randomUUID()}/deliveries/${objectId}`),
+    objectOf: (w) => w.webhookDeliveryId,
+    viewerInOwnTenant: 403,
+  },
+  {
+    route: 'POST /v1/tenants/:tenantId/webhook-endpoints/:endpointId/deliveries/:deliveryId/redeliver',
+    call: (c, { tenantId, objectId, world }) =>
+      c.post(`/v1/tenants/${tenantId}/webhook-endpoints/${world?.webhookEndpointId ?? randomUUID()}/deliveries/${objectId}/redeliver`),
+    objectOf: (w) => w.webhookDeliveryId,
+    viewerInOwnTenant: 403,
+  },
   // Alert reads use the active tenant: another tenant's id must look exactly like a random one.
   {
     route: 'GET /v1/alerts/:alertId',
@@ -169,7 +239,7 @@ export const ID_ROUTES: IdRouteRow[] = [
 ];
 
 /** Route registrars whose id routes must all appear in ID_ROUTES. */
-const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes, registerApiKeyRoutes, registerAlertRoutes];
+const FEATURES_IN_MATRIX: ((routes: RouteRegistry, deps: FeatureDeps) => void)[] = [registerTenantRoutes, registerApiKeyRoutes, registerAlertRoutes, registerWebhookRoutes];
 
 let t: TestApp;
 let a: World;
@@ -185,6 +255,8 @@ async function world(name: string): Promise<World> {
   const source = await createSource(owner, tenantId);
   await sendEvent(t, trigger(source.routingKey, 'matrix')).expect(202);
   const alert = ((await owner.get('/v1/alerts').expect(200)).body as { data: AlertBody[] }).data[0] as AlertBody;
+  const endpoint = (await owner.post(`/v1/tenants/${tenantId}/webhook-endpoints`, { url: 'https://hooks.example.test/world', eventTypes: ['*'] }).expect(201)).body as { id: string };
+  const delivery = (await owner.post(`/v1/tenants/${tenantId}/webhook-endpoints/${endpoint.id}/test`).expect(202)).body as { deliveryId: string };
   return {
     tenantId,
     owner,
@@ -196,6 +268,8 @@ async function world(name: string): Promise<World> {
     sourceId: source.id,
     alertId: alert.id,
     alertIncidentId: alert.incidentId ?? '',
+    webhookEndpointId: endpoint.id,
+    webhookDeliveryId: delivery.deliveryId,
   };
 }
 

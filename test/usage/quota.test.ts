@@ -73,8 +73,8 @@ describe('daily write quota', () => {
     expect(body.quotas.incidentWrites).toEqual({ limit: LIMIT, used: 3, remaining: 2, resetAt: nextMidnightUtc() });
     expect(body.history).toHaveLength(30);
     const today = new Date().toISOString().slice(0, 10);
-    expect(body.history[29]).toEqual({ date: today, incidentWrites: 3 });
-    expect(body.history[28]).toEqual({ date: yesterday, incidentWrites: 7 });
+    expect(body.history[29]).toEqual({ date: today, incidentWrites: 3, alertEvents: 0 });
+    expect(body.history[28]).toEqual({ date: yesterday, incidentWrites: 7, alertEvents: 0 });
     expect(body.history[0]?.date).toBe(new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10));
     expect(body.history.slice(0, 28).every((d) => d.incidentWrites === 0)).toBe(true);
   });
