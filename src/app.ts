@@ -102,7 +102,13 @@ export function buildApp(input: AppDeps): BuiltApp {
   v1.use(express.json({ limit: '100kb', strict: true, type: 'application/json', inflate: false }));
   v1.use(apiKeyOrSession(sessionMiddleware({ store, secret: config.session.secret, cookieName: config.session.cookieName, secure: config.session.secure }), clock, sessionTimeouts));
 
-  const registry = new RouteRegistry(v1, { db, clock, anonymousCsrf: deps.anonymousCsrf, ...featureRouteDeps(deps) });
+  const registry = new RouteRegistry(v1, {
+    db,
+    clock,
+    anonymousCsrf: deps.anonymousCsrf,
+    sessionCookie: { cookieName: config.session.cookieName, secure: config.session.secure },
+    ...featureRouteDeps(deps),
+  });
   registerFeatureRoutes(registry, deps);
   v1.use(notFoundOrMethodNotAllowed(() => registry.inventory.map((r) => ({ method: r.method, path: r.path }))));
   app.use('/v1', v1);

@@ -108,6 +108,20 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('hunter2');
   });
 
+  it('reads from no standby unless DATABASE_READ_HOSTS lists them, each with DATABASE_URL credentials, database and options', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db/app' }, () => undefined).database).toMatchObject({ readHosts: null });
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:pw@db1:5432,db2/app?sslmode=require', DATABASE_READ_HOSTS: 'db2,[::1]:6000' }, () => undefined);
+    expect(config.database.kind === 'postgres' ? config.database.readHosts?.map((h) => h.url) : null).toEqual([
+      'postgres://u:pw@db2:5432/app?sslmode=require',
+      'postgres://u:pw@[::1]:6000/app?sslmode=require',
+    ]);
+    expect(problemsOf({ DATABASE_READ_HOSTS: 'db2' })).toEqual([expect.stringMatching(/^DATABASE_READ_HOSTS: needs DATABASE_URL/)]);
+    const problems = problemsOf({ DATABASE_URL: 'postgres://u:hunter2@db/app', DATABASE_READ_HOSTS: 'db2,,db3' });
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_READ_HOSTS: expected/)]);
+    expect(problemsOf({ DATABASE_URL: 'postgres://u@db/app', DATABASE_READ_HOSTS: 'x@db2/other' })).toEqual([expect.stringMatching(/^DATABASE_READ_HOSTS:/)]);
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
   it('uses prepared statements on PostgreSQL unless DATABASE_PREPARED_STATEMENTS=false (PgBouncer before 1.21)', () => {
     const base = { DATABASE_URL: 'postgres://u@db/app' };
     expect(loadConfig(base, () => undefined).database).toMatchObject({ kind: 'postgres', preparedStatements: true });

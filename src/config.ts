@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDataKeys, devKeyFileFor, type DataKeySource } from './platform/crypto/secret-box.js';
-import { databaseHosts } from './platform/db/hosts.js';
+import { databaseHosts, type HostTarget } from './platform/db/hosts.js';
+import { readHostTargets } from './platform/db/replicas.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0'])
@@ -31,6 +32,9 @@ const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   DATABASE_CONNECTION_TIMEOUT_MS: positiveInt.default(2000),
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
+  // Standbys (host[:port], comma-separated) that may serve read-only requests once they have
+  // replayed the caller's last write (src/platform/db/replicas.ts); same credentials as DATABASE_URL.
+  DATABASE_READ_HOSTS: z.string().optional(),
   PGLITE_DATA_DIR: z.string().min(1).optional(),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   SESSION_SECRET: z.string().min(1).optional(),
@@ -110,7 +114,16 @@ export interface Config {
   host: string;
   logLevel: Env['LOG_LEVEL'];
   database:
-    | { kind: 'postgres'; url: string; poolMax: number; statementTimeoutMs: number; connectionTimeoutMs: number; preparedStatements: boolean }
+    | {
+        kind: 'postgres';
+        url: string;
+        poolMax: number;
+        statementTimeoutMs: number;
+        connectionTimeoutMs: number;
+        preparedStatements: boolean;
+        /** DATABASE_READ_HOSTS, each with DATABASE_URL's credentials; null = every read on the primary. */
+        readHosts: HostTarget[] | null;
+      }
     | { kind: 'pglite'; dataDir: string | null; statementTimeoutMs: number };
   redisUrl: string | null;
   session: { secret: string; idleTimeoutMs: number; absoluteTimeoutMs: number; cookieName: string; secure: boolean };
@@ -203,6 +216,12 @@ export function loadConfig(
     problems.push('TRUST_PROXY: expected a hop count, false, or comma-separated proxy addresses/CIDRs');
   }
   const corsOrigins = parseCorsOrigins(e.CORS_ORIGINS, problems);
+  let readHosts: HostTarget[] | null = null;
+  if (e.DATABASE_READ_HOSTS !== undefined) {
+    readHosts = e.DATABASE_URL ? readHostTargets(e.DATABASE_URL, e.DATABASE_READ_HOSTS) : null;
+    if (!e.DATABASE_URL) problems.push('DATABASE_READ_HOSTS: needs DATABASE_URL (the embedded database has no standbys)');
+    else if (readHosts === null) problems.push('DATABASE_READ_HOSTS: expected host[:port][,host[:port]...]');
+  }
   const dataKeys = e.DATA_ENCRYPTION_KEY === undefined ? null : parseDataKeys(e.DATA_ENCRYPTION_KEY);
   if (typeof dataKeys === 'string') problems.push(`DATA_ENCRYPTION_KEY: ${dataKeys}`);
   if (isProduction && dataKeys === null) {
@@ -236,6 +255,7 @@ export function loadConfig(
         statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
         connectionTimeoutMs: e.DATABASE_CONNECTION_TIMEOUT_MS,
         preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
+        readHosts,
       }
     : {
         kind: 'pglite',

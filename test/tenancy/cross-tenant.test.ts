@@ -325,7 +325,13 @@ afterAll(async () => {
 describe('cross-tenant matrix', () => {
   it('covers every id route of the features in the matrix', () => {
     const router = express.Router();
-    const registry = new RouteRegistry(router, { db: t.db, clock: t.built.deps.clock, anonymousCsrf: t.built.deps.anonymousCsrf, ...featureRouteDeps(t.built.deps) });
+    const registry = new RouteRegistry(router, {
+      db: t.db,
+      clock: t.built.deps.clock,
+      anonymousCsrf: t.built.deps.anonymousCsrf,
+      sessionCookie: { cookieName: 'sid', secure: false },
+      ...featureRouteDeps(t.built.deps),
+    });
     for (const register of FEATURES_IN_MATRIX) register(registry, t.built.deps);
     const idRoutes = registry.inventory.filter((r) => r.path.includes('/:')).map((r) => `${r.method.toUpperCase()} /v1${r.path}`);
     expect(idRoutes.length).toBeGreaterThan(0);

@@ -4,6 +4,8 @@
  * as the RLS-bound app role with transaction-local settings, so a forgotten `WHERE tenant_id`
  * still cannot cross tenants.
  */
+import type { ReadPosition } from './read-position.js';
+
 export interface QueryResult<T> {
   rows: T[];
   rowCount: number;
@@ -60,12 +62,35 @@ export interface TxSettings {
 export interface TxOpened {
   /** The rows of each of `TxSettings.lookups`, in order. */
   lookups: Record<string, unknown>[][];
+  /**
+   * The transaction runs on a standby (a replica read). What it reads may trail the primary by
+   * writes of other callers, so a refusal based on it (no membership, a stale session) must come
+   * from the primary: throw `NeedsPrimary` and the work runs there instead.
+   */
+  standby?: boolean;
+}
+
+/**
+ * Read-your-writes routing of one app-role transaction; it matters only when `replicaReads` (a
+ * PostgreSQL database with DATABASE_READ_HOSTS), and is ignored otherwise.
+ */
+export interface TxRouting {
+  /** The caller's position: advanced after a write transaction commits, read by a replica read. */
+  position: ReadPosition;
+  /**
+   * The work only reads: it may run (READ ONLY) on a standby that has replayed `position.lsn`
+   * (any standby when that is null), else on the primary. Work that tries to write anyway is run
+   * again on the primary.
+   */
+  readOnly: boolean;
 }
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
+  /** Whether read-only transactions may go to standbys (DATABASE_READ_HOSTS is set). */
+  readonly replicaReads: boolean;
   /** Runs `fn` in one transaction as the app role (NOSUPERUSER, NOBYPASSRLS) with `settings`. */
-  withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T>;
+  withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>, routing?: TxRouting): Promise<T>;
   /**
    * The system path: a transaction as the connecting (owner) role. Only migrations, health and
    * test set-up use it; request handling never does.

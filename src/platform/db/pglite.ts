@@ -82,6 +82,8 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
 
   return {
     kind: 'pglite',
+    // One embedded database: there is no standby to read from.
+    replicaReads: false,
     pglite,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookups ?? [], fn),
     withSystemTx: (fn) => run(null, [], fn),

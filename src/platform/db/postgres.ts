@@ -10,6 +10,7 @@ import {
   type TxControl,
   type TxLookup,
   type TxOpened,
+  type TxRouting,
   type TxSettings,
 } from './database.js';
 import { observePool, traced, traceTransaction, type DbTarget, type StatementTrace } from '../telemetry/database.js';
@@ -17,7 +18,8 @@ import { redactSqlLiterals } from '../telemetry/tracing.js';
 import { createStatementNames, DEFAULT_MAX_NAMED_STATEMENTS, type StatementNames } from './statement-names.js';
 import { listenOnDedicatedClient } from './pg-listener.js';
 import { parseTimestamptz } from './timestamps.js';
-import { createPool, databaseHosts } from './hosts.js';
+import { createPool, databaseHosts, type HostTarget } from './hosts.js';
+import { ReadReplicas, ReplicaBehind, type ReadReplica, type TxGate } from './replicas.js';
 
 const defaultTimestamptz = pg.types.getTypeParser(pg.types.builtins.TIMESTAMPTZ) as (text: string) => Date | number | null;
 const textParsers = new Map<number, (text: string) => unknown>([
@@ -48,8 +50,31 @@ export interface PostgresOptions {
   preparedStatements: boolean;
   /** Distinct statement texts named per pool (see statement-names.ts); default 1000. */
   maxNamedStatements?: number;
+  /** DATABASE_READ_HOSTS: standbys for read-only transactions (read-your-writes; see replicas.ts). */
+  readHosts?: HostTarget[] | null;
   logger: Logger;
 }
+
+/**
+ * After COMMIT, on the same connection and in the same round trip: the WAL insert position, which
+ * is at or past the end of the commit record just written (`pg_current_wal_lsn()`, the write
+ * position, may still be short of it under `synchronous_commit = off`).
+ */
+const COMMIT_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn';
+
+/** Where a transaction runs: the primary's pool, or a standby's for a replica read. */
+interface TxSource {
+  pool: pg.Pool;
+  target: DbTarget;
+}
+
+/** What a transaction does besides its work: a gate before it (replica reads), a commit position after it. */
+interface TxExtras {
+  gate: TxGate | null;
+  capture: ((lsn: string) => void) | null;
+}
+
+const NO_EXTRAS: TxExtras = { gate: null, capture: null };
 
 function toResult<T>(res: pg.QueryResult): QueryResult<T> {
   return { rows: res.rows as T[], rowCount: res.rowCount ?? 0 };
@@ -121,7 +146,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
         );
       })
     : null;
-  const pool = createPool(opts.url, {
+  const poolConfig: pg.PoolConfig = {
     max: opts.poolMax,
     connectionTimeoutMillis: opts.connectionTimeoutMs,
     idleTimeoutMillis: 30_000,
@@ -130,7 +155,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     // Statements are sent without waiting for the previous answer (see pipelinedTransaction); each keeps
     // its own Sync, so one failure still fails only the statements behind it in its transaction.
     pipeline: true,
-  }, opts.logger);
+  };
+  const pool = createPool(opts.url, poolConfig, opts.logger);
   // An idle client losing its connection (server restart, pg_terminate_backend) must never take
   // the process down; the pool replaces the client on the next checkout.
   pool.on('error', (err) => {
@@ -145,9 +171,9 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
    * `pool.connect()` would leave a gap in which the termination message, arriving in the same
    * read as the connection's first ReadyForQuery, finds no listener.
    */
-  function checkout(onError: (err: Error) => void): Promise<pg.PoolClient> {
+  function checkout(from: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
     return new Promise((resolve, reject) => {
-      pool.connect((err, client) => {
+      from.connect((err, client) => {
         if (err || !client) {
           reject(err ?? new Error('no client from the pool'));
           return;
@@ -163,11 +189,15 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   const systemPreamble = `BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`;
   const systemPreambleText = redactSqlLiterals(systemPreamble);
 
+  const primary: TxSource = { pool, target };
+
   async function run<T>(
     preamble: string,
     preambleText: string,
     lookups: readonly TxLookup[],
     fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+    source: TxSource = primary,
+    extras: TxExtras = NO_EXTRAS,
   ): Promise<T> {
     let broken = false;
     // The next query on a client that reported an error fails, so the request gets 503 and the
@@ -176,26 +206,40 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       broken = true;
       opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database client error during a transaction');
     };
-    const statementTrace = traceTransaction(target);
-    const client = await checkout(onError);
+    const statementTrace = traceTransaction(source.target);
+    const client = await checkout(source.pool, onError);
     const control = pipelinedTransaction(client, statementNames, statementTrace);
     try {
       // The lookups are sent right behind the preamble without waiting for its answer (one round
       // trip); being prepared statements of their own, they run once the preamble has set the role.
+      // A replica read's gate sends its first check ahead of all of them, in the same write.
+      const gate = extras.gate?.(client) ?? null;
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
       found.catch(() => undefined);
+      if (gate !== null) {
+        opening.catch(() => undefined);
+        if (!(await gate)) throw new ReplicaBehind();
+      }
       await opening;
-      const result = await fn(control.tx, { lookups: (await found).map((r) => r.rows) });
+      const result = await fn(control.tx, { lookups: (await found).map((r) => r.rows), standby: source !== primary });
       // Closed first, then COMMIT is sent at once, behind whatever is still in flight (usually in
       // the same write). If one of those statements failed, PostgreSQL answers this COMMIT with a
       // rollback, and close() reports the statement's error.
       const settled = control.close();
       const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
+      // The commit position rides the same write as COMMIT (the runner's own statement, outside
+      // the closed transaction): no extra round trip.
+      const position = extras.capture === null ? null : client.query<{ lsn: string }>(COMMIT_POSITION_SQL);
+      position?.catch(() => undefined);
       await settled;
       const committed = await commit;
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
+      // A lost answer here is no failed write: the caller just has no newer position to wait for
+      // (its reads then go wherever its last known position allows).
+      const lsn = position === null ? undefined : (await position.catch(() => null))?.rows[0]?.lsn;
+      if (lsn !== undefined) extras.capture?.(lsn);
       control.committed();
       return result;
     } catch (err) {
@@ -216,12 +260,34 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
 
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
   const listeners = new Set<() => Promise<void>>();
+  const replicas = opts.readHosts?.length ? new ReadReplicas(opts.readHosts, poolConfig, opts.logger) : null;
+  // Spans show a replica read's opening statement as READ ONLY; the preamble's literals stay `?`.
+  const readOnlyPreambleText = appPreambleText.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
+
+  /**
+   * Without standbys, or without routing, exactly the primary's transaction. With both: a write
+   * learns its commit position; a read-only one goes to a standby that has replayed the caller's.
+   */
+  function withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>, routing?: TxRouting): Promise<T> {
+    const preamble = appTxPreamble(settings, opts.statementTimeoutMs);
+    const lookups = settings.lookups ?? [];
+    if (replicas === null || routing === undefined) return run(preamble, appPreambleText, lookups, fn);
+    const { position } = routing;
+    if (!routing.readOnly) return run(preamble, appPreambleText, lookups, fn, primary, { gate: null, capture: (lsn) => { position.advance(lsn); } });
+    const readOnly = preamble.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
+    return replicas.read(
+      position,
+      (replica: ReadReplica, gate) => run(readOnly, readOnlyPreambleText, lookups, fn, replica, { gate, capture: null }),
+      () => run(preamble, appPreambleText, lookups, fn),
+    );
+  }
 
   return {
     kind: 'postgres',
     pool,
     statementNames,
-    withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings, opts.statementTimeoutMs), appPreambleText, settings.lookups ?? [], fn),
+    replicaReads: replicas !== null,
+    withAppTx,
     withSystemTx: (fn) => run(systemPreamble, systemPreambleText, [], fn),
     async listen(channel, onNotify, onReconnect) {
       const stop = await listenOnDedicatedClient(opts.url, channel, onNotify, onReconnect, opts.logger);
@@ -238,7 +304,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     async close() {
       stopObservingPool();
       await Promise.all([...listeners].map((unlisten) => unlisten()));
-      await pool.end();
+      await Promise.all([pool.end(), replicas?.close()]);
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Database, Queryable, TxOpened, TxSettings } from './database.js';
+import type { Database, Queryable, TxOpened, TxRouting, TxSettings } from './database.js';
 
 export interface TenantTxContext {
   tenantId: string;
@@ -35,10 +35,16 @@ export function withLookupTx<T>(
 
 /**
  * A request's transaction opened with lookups in its first round trip (the caller's identity, a
- * quota count): the route pipeline's entry point (src/platform/http/route.ts).
+ * quota count): the route pipeline's entry point (src/platform/http/route.ts). `routing` (replica
+ * reads, src/platform/http/consistency.ts) is undefined unless DATABASE_READ_HOSTS is set.
  */
-export function withOpenedTx<T>(db: Database, settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
-  return db.withAppTx(settings, fn);
+export function withOpenedTx<T>(
+  db: Database,
+  settings: TxSettings,
+  fn: (tx: Queryable, opened: TxOpened) => Promise<T>,
+  routing?: TxRouting,
+): Promise<T> {
+  return db.withAppTx(settings, fn, routing);
 }
 
 /**

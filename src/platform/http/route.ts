@@ -7,7 +7,9 @@
  *   (membership or API key) and, on metered routes, the quota count (quota.ts); then identity,
  *   the quota decision (429 before the handler: a metered handler never runs over quota), route
  *   authorisation, the handler, the check that the declared action was authorised, the stored
- *   idempotent response, COMMIT.
+ *   idempotent response, COMMIT. With DATABASE_READ_HOSTS, consistency.ts routes the request's
+ *   transactions (a GET to a standby that has replayed the caller's position, a write learning
+ *   its commit position) and returns the position; off, it does nothing.
  * - A handler gets `tx`, which closes when the handler returns: a statement issued later (from a
  *   `.then`, a timer) is refused with TxClosedError. Issue independent statements together and
  *   await them together (Promise.all). To let COMMIT share the round trip of the last statements,
@@ -18,7 +20,7 @@
 import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { Clock } from '../clock.js';
-import type { Database, Queryable } from '../db/database.js';
+import type { Database, Queryable, TxRouting } from '../db/database.js';
 import { withAccountTx, withOpenedTx, withTenantTx } from '../db/tx.js';
 import { enforce } from '../rbac/authorize.js';
 import type { Action } from '../rbac/roles.js';
@@ -27,6 +29,7 @@ import { recordQuotaRejection } from '../telemetry/metrics.js';
 import { traceHandler } from '../telemetry/http.js';
 import { setRequestSpanAttributes } from '../telemetry/tracing.js';
 import { callerOf, requestContext, sessionStillCurrent } from './caller.js';
+import { confirmOnStandby, requestRouting, sendPosition, type SessionCookie } from './consistency.js';
 import type { RequestContext } from './context.js';
 import { checkCsrf } from './csrf.js';
 import { AppError } from './errors.js';
@@ -51,6 +54,8 @@ export interface RouteDeps extends TenantAccessDeps {
   anonymousCsrf: AnonymousCsrf;
   /** The daily write quota of metered routes. */
   quota: WriteQuota;
+  /** The session cookie's name and flags (the read-position cookie of consistency.ts follows them). */
+  sessionCookie: SessionCookie;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -174,6 +179,7 @@ export class RouteRegistry {
       checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
       if (who.type === 'anonymous') throw new AppError('AUTH_REQUIRED');
       const input = parseAll(spec, req);
+      const routing = requestRouting(req, who, this.deps.db, this.deps.sessionCookie);
       const caller = await tenantCaller(req, who, spec.tenant, (userId) => sessionStillCurrent(this.deps.db, req, userId));
       const ctx = requestContext(req, now, { type: 'anonymous' });
       const key = spec.idempotent ? parseIdempotencyKey(req.get('idempotency-key')) : null;
@@ -181,8 +187,9 @@ export class RouteRegistry {
       try {
         const result =
           key === null
-            ? await this.inTenantTx(spec, caller, ctx, req, input, null)
-            : await this.idempotently(userId, () => this.claimForTenant(caller, ctx, req, spec, key), (scope) => this.inTenantTx(spec, caller, ctx, req, input, scope));
+            ? await this.inTenantTx(spec, caller, ctx, req, input, null, routing)
+            : await this.idempotently(userId, () => this.claimForTenant(caller, ctx, req, spec, key, routing), (scope) => this.inTenantTx(spec, caller, ctx, req, input, scope, routing));
+        sendPosition(req, res, routing, this.deps.sessionCookie);
         await sendResult(res, result);
       } catch (err) {
         await this.afterFailure(err, ctx, req);
@@ -199,10 +206,12 @@ export class RouteRegistry {
     req: Request,
     input: { body: B; query: Q; params: P },
     scope: IdempotencyScope | null,
+    routing: TxRouting | undefined,
   ): Promise<HttpResult> {
     const opening = identityOpening(caller, this.deps);
     const settings = spec.metered ? { ...opening, lookups: [...(opening.lookups ?? []), this.deps.quota.count(ctx.now)] } : opening;
     const result = await withOpenedTx(this.deps.db, settings, async (tx, opened) => {
+      confirmOnStandby(opened, caller, req);
       const tenantId = await identify(tx, opened.lookups[0] ?? [], caller, req, spec.tenant, this.deps, ctx);
       setRequestSpanAttributes(req, ctx);
       const quotaHeaders = spec.metered ? this.deps.quota.decide(opened.lookups[1] ?? [], ctx.now) : null;
@@ -222,17 +231,22 @@ export class RouteRegistry {
       const complete = isPending(answer) ? await answer.settle() : answer;
       await completeIdempotencyKey(tx, scope, { status: complete.status, body: withoutFields(complete.body, spec.notReplayed), headers: complete.headers ?? {} });
       return complete;
-    });
+    }, routing);
     return isPending(result) ? result.settle() : result;
   }
 
-  /** The claim's transaction opens as the request's does, so the key is scoped to the identified principal and tenant. */
+  /**
+   * The claim's transaction opens as the request's does, so the key is scoped to the identified
+   * principal and tenant. It carries the routing too: its commit position covers the original
+   * write of an answer it replays.
+   */
   private claimForTenant<B, Q, P>(
     caller: TenantCaller,
     ctx: RequestContext,
     req: Request,
     spec: TenantRouteSpec<B, Q, P>,
     key: string,
+    routing: TxRouting | undefined,
   ): Promise<{ scope: IdempotencyScope; stored: Awaited<ReturnType<typeof claimIdempotencyKey>> }> {
     return withOpenedTx(this.deps.db, identityOpening(caller, this.deps), async (tx, opened) => {
       const tenantId = await identify(tx, opened.lookups[0] ?? [], caller, req, spec.tenant, this.deps, ctx);
@@ -245,7 +259,7 @@ export class RouteRegistry {
         fingerprint: requestFingerprint(req.method, req.path, req.body),
       };
       return { scope, stored: await claimIdempotencyKey(tx, scope, ctx.now) };
-    });
+    }, routing);
   }
 
   /**

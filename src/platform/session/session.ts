@@ -201,7 +201,7 @@ export function sessionSetCookie(opts: { cookieName: string; secure: boolean }, 
 }
 
 /** One cookie's raw value from a Cookie header (the first of that name, as express-session reads it). */
-function cookieValue(header: string | undefined, name: string): string | null {
+export function cookieValue(header: string | undefined, name: string): string | null {
   for (const part of header?.split(';') ?? []) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();

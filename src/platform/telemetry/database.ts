@@ -174,7 +174,8 @@ export function observeDatabase(db: Database): Database {
   const bound = <F extends (...args: never[]) => unknown>(fn: F): F => context.bind(context.active(), fn);
   return {
     kind: db.kind,
-    withAppTx: (settings, fn) => db.withAppTx(settings, bound(fn)),
+    replicaReads: db.replicaReads,
+    withAppTx: (settings, fn, routing) => db.withAppTx(settings, bound(fn), routing),
     withSystemTx: (fn) => db.withSystemTx(bound(fn)),
     listen: (channel, onNotify, onReconnect) => db.listen(channel, onNotify, onReconnect),
     ping: () => db.ping(),

@@ -242,7 +242,8 @@ export class AutoFailoverCluster {
   }
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[]): Promise<T[]> {
+/** One statement on a connection of its own (the nodes come and go; no pool outlives them). */
+export async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000, query_timeout: 15_000 });
   client.on('error', () => undefined);
   await client.connect();
