@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ABANDONED_CLAIM_MS, requestFingerprint } from '../../src/platform/http/idempotency.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { addMember, insertApiKey, ownerWithTenant, type SessionClient } from '../support/factories.js';
 import { auditCount, openIncident, tenantState, type IncidentBody, MANY_USERS_ENV } from './helpers.js';
@@ -16,6 +17,31 @@ function postWithKey(client: SessionClient, path: string, key: string, body: obj
 }
 
 describe('Idempotency-Key on incident POSTs', () => {
+  it('when a claim was left in progress by a request that died, then a retry within two minutes is 409 and one after takes the key over', async () => {
+    const { owner, tenantId } = await ownerWithTenant(t);
+    const me = (await owner.get('/v1/auth/me').expect(200)).body as { user: { id: string } };
+    const body = { title: 'Claimed by a request that died', severity: 'SEV2' };
+    // The claim a request leaves when its process or its database dies before it commits.
+    const leaveClaim = (key: string, ageMs: number) =>
+      t.db.withSystemTx((tx) =>
+        tx.query(
+          `INSERT INTO idempotency_keys (tenant_id, principal_type, principal_id, key, fingerprint, state, created_at, expires_at)
+           VALUES ($1, 'user', $2, $3, $4, 'in_progress', $5, $6)`,
+          [tenantId, me.user.id, key, requestFingerprint('POST', '/incidents', body), new Date(Date.now() - ageMs), new Date(Date.now() + 86_400_000)],
+        ),
+      );
+    await leaveClaim('died-recently', 10_000);
+    const busy = await postWithKey(owner, '/v1/incidents', 'died-recently', body);
+    expect(busy.status).toBe(409);
+    expect((busy.body as { code: string }).code).toBe('IDEMPOTENCY_IN_PROGRESS');
+
+    await leaveClaim('died-long-ago', ABANDONED_CLAIM_MS + 1_000);
+    const created = await postWithKey(owner, '/v1/incidents', 'died-long-ago', body).expect(201);
+    const replayed = await postWithKey(owner, '/v1/incidents', 'died-long-ago', body).expect(201);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect((replayed.body as IncidentBody).id).toBe((created.body as IncidentBody).id);
+  });
+
   it('when a create is retried with the same key and body, then the original response is replayed and nothing new is created', async () => {
     const { owner, tenantId } = await ownerWithTenant(t);
     const body = { title: 'Checkout down', severity: 'SEV1' };

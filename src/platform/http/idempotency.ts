@@ -5,6 +5,13 @@ import { AppError } from './errors.js';
 
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 const TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * A claim still in progress after this long belongs to a request that died without releasing it
+ * (its process was killed, or the database failed over under it): no request transaction outlives
+ * its statement and idle-in-transaction timeouts by that much, so the claim's write can no longer
+ * commit, and a retry with the same key takes the claim over instead of answering 409 for a day.
+ */
+export const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
 
 /**
  * Whose key it is: inside a tenant, (tenant, principal); on an account route with no tenant yet
@@ -55,9 +62,12 @@ export function requestFingerprint(method: string, path: string, body: unknown):
 export async function claimIdempotencyKey(tx: Queryable, scope: IdempotencyScope, now: Date): Promise<StoredResponse | null> {
   const { table, columns, where, params } = rowOf(scope);
   const n = params.length;
-  // An expired key is forgotten first, so the key may be used afresh.
+  // An expired key, or a claim abandoned in progress, is forgotten first, so the key may be used afresh.
   const [, inserted] = await Promise.all([
-    tx.query(`DELETE FROM ${table} WHERE ${where} AND expires_at <= $${String(n + 1)}`, [...params, now]),
+    tx.query(
+      `DELETE FROM ${table} WHERE ${where} AND (expires_at <= $${String(n + 1)} OR (state = 'in_progress' AND created_at <= $${String(n + 2)}))`,
+      [...params, now, new Date(now.getTime() - ABANDONED_CLAIM_MS)],
+    ),
     tx.query(
       `INSERT INTO ${table} (${columns.join(', ')}, fingerprint, state, created_at, expires_at)
        VALUES (${params.map((_, i) => `$${String(i + 1)}`).join(', ')}, $${String(n + 1)}, 'in_progress', $${String(n + 2)}, $${String(n + 3)})
