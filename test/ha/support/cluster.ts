@@ -215,10 +215,16 @@ export class AutoFailoverCluster {
     );
   }
 
-  async primary(): Promise<DataNode> {
-    const states = await this.states();
-    // As assigned and as reported: a killed primary keeps its last reported state ('primary').
-    const primary = states.find((s) => (s.assigned_group_state === 'primary' || s.assigned_group_state === 'wait_primary') && s.current_group_state === s.assigned_group_state);
+  /**
+   * The node that is primary as assigned and as reported (a killed primary keeps its last reported
+   * state, 'primary'), waiting while the monitor is still moving the role (a promoted node between
+   * wait_primary and primary).
+   */
+  async primary(timeoutMs = 30_000): Promise<DataNode> {
+    const settled = (s: NodeState): boolean =>
+      (s.assigned_group_state === 'primary' || s.assigned_group_state === 'wait_primary') && s.current_group_state === s.assigned_group_state;
+    const states = await this.waitForStates('a settled primary', (all) => all.some(settled), timeoutMs);
+    const primary = states.find(settled);
     const node = this.nodes.find((n) => n.name === primary?.nodename);
     if (!node) throw new Error(`no primary: ${JSON.stringify(states)}`);
     return node;
