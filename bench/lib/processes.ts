@@ -94,6 +94,8 @@ export async function startApp(
     LOG_LEVEL: 'warn',
     // Required in production; no bench scenario sends mail, so nothing needs to listen there.
     SMTP_URL: `smtp://127.0.0.1:${await freePort()}`,
+    // Required in production (webhook signing secrets are sealed with it).
+    DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   };
   Object.assign(env, opts.appEnv);
   if (extra.otlpEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = extra.otlpEndpoint;
