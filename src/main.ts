@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
+import { onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function main(): Promise<void> {
@@ -81,15 +82,7 @@ async function main(): Promise<void> {
       server.closeAllConnections();
     }, config.shutdownTimeoutMs).unref();
   };
-  process.on('SIGTERM', () => {
-    shutdown('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    shutdown('SIGINT');
-  });
+  onShutdownSignals(shutdown);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runEntry(main);

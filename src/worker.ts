@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createAppServices } from './feature-deps.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
+import { onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function worker(): Promise<void> {
@@ -56,15 +57,7 @@ async function worker(): Promise<void> {
         },
       );
   };
-  process.on('SIGTERM', () => {
-    shutdown('SIGTERM');
-  });
-  process.on('SIGINT', () => {
-    shutdown('SIGINT');
-  });
+  onShutdownSignals(shutdown);
 }
 
-worker().catch((err: unknown) => {
-  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runEntry(worker);

@@ -1,0 +1,18 @@
+/** What both process entry points (main.ts, worker.ts) do around their own start-up and shutdown. */
+
+/** Runs `shutdown` on SIGTERM (the platform stopping the process) and SIGINT (Ctrl-C). */
+export function onShutdownSignals(shutdown: (signal: string) => void): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      shutdown(signal);
+    });
+  }
+}
+
+/** Starts an entry point; a failure before it is up prints its stack and exits 1. */
+export function runEntry(entry: () => Promise<void>): void {
+  entry().catch((err: unknown) => {
+    process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
