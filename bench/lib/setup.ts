@@ -8,7 +8,14 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
 import { cursorOfRow, encodeCursor, keyset } from '../../src/platform/http/pagination.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 
-export const BENCH_DATABASE = 'incident_tracker_bench';
+/** BENCH_DATABASE lets two checkouts bench side by side without dropping each other's database. */
+export const BENCH_DATABASE = benchDatabaseName(process.env.BENCH_DATABASE);
+
+function benchDatabaseName(value: string | undefined): string {
+  if (value === undefined || value === '') return 'incident_tracker_bench';
+  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(value)) throw new Error('BENCH_DATABASE must be a lowercase SQL identifier of at most 51 characters');
+  return value;
+}
 /** Regular tenants, numbered 1..100; tenant 0 is the big one. */
 export const REGULAR_TENANTS = 100;
 export const INCIDENTS_PER_TENANT = 1000;
