@@ -106,6 +106,7 @@ export function buildApp(input: AppDeps): BuiltApp {
     db,
     clock,
     anonymousCsrf: deps.anonymousCsrf,
+    afterResponse: deps.afterResponse,
     sessionCookie: { cookieName: config.session.cookieName, secure: config.session.secure },
     ...featureRouteDeps(deps),
   });

@@ -329,6 +329,7 @@ describe('cross-tenant matrix', () => {
       db: t.db,
       clock: t.built.deps.clock,
       anonymousCsrf: t.built.deps.anonymousCsrf,
+      afterResponse: t.built.deps.afterResponse,
       sessionCookie: { cookieName: 'sid', secure: false },
       ...featureRouteDeps(t.built.deps),
     });

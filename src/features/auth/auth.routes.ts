@@ -2,10 +2,25 @@ import type { Request } from 'express';
 import type { FeatureDeps } from '../../deps.js';
 import { AppError } from '../../platform/http/errors.js';
 import { csrfTokenOf } from '../../platform/http/csrf.js';
-import type { RouteRegistry } from '../../platform/http/route.js';
+import { answered, type HttpResult, type RouteRegistry } from '../../platform/http/route.js';
 import { destroySession, newCsrfToken, regenerateSession, saveSession, sessionSetCookie } from '../../platform/session/session.js';
 import { changeBody, forgotBody, loginBody, resetBody, signupBody } from './auth.schema.js';
-import { changePassword, currentAccount, logIn, recordLogout, requestPasswordReset, resetPassword, signUp } from './auth.service.js';
+import { findUserByEmail, findUserById, resetTokenUsable } from './auth.queries.js';
+import {
+  assertLoginAllowed,
+  changePassword,
+  currentAccount,
+  issueResetLink,
+  limitResetRequests,
+  prepareChange,
+  prepareReset,
+  prepareSignUp,
+  recordLogin,
+  recordLogout,
+  resetPassword,
+  signUp,
+  verifyLogin,
+} from './auth.service.js';
 
 interface SessionStart {
   userId: string;
@@ -34,23 +49,27 @@ async function startUserSession(req: Request, start: SessionStart, nowMs: number
 }
 
 export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
+  const { limits, hasher, mail, anonymousCsrf } = deps;
+  const appBaseUrl = deps.config.appBaseUrl;
+  const loggedOut = (): HttpResult => ({ status: 204, headers: { 'Set-Cookie': sessionSetCookie(deps.config.session, '') } });
+
   routes.account({
     method: 'get',
     path: '/auth/me',
     action: 'public',
-    async handler({ req, ctx }) {
-      if (ctx.principal.type !== 'user') {
-        // Nothing is stored for a visitor: the token is bound to the cookie (AnonymousCsrf).
-        const nowMs = ctx.now.getTime();
-        const held = csrfTokenOf(req, deps.anonymousCsrf, nowMs);
-        if (held !== null) return { status: 200, body: { user: null, activeTenant: null, csrfToken: held } };
-        const { token, setCookie } = deps.anonymousCsrf.issue(nowMs);
-        return { status: 200, body: { user: null, activeTenant: null, csrfToken: token }, headers: { 'Set-Cookie': setCookie } };
-      }
-      const { userId } = ctx.principal;
+    prepare({ req, ctx }) {
+      if (ctx.principal.type === 'user') return Promise.resolve({ userId: ctx.principal.userId });
+      // Nothing is stored for a visitor: the token is bound to the cookie (AnonymousCsrf).
+      const nowMs = ctx.now.getTime();
+      const held = csrfTokenOf(req, anonymousCsrf, nowMs);
+      if (held !== null) return Promise.resolve(answered({ status: 200, body: { user: null, activeTenant: null, csrfToken: held } }));
+      const { token, setCookie } = anonymousCsrf.issue(nowMs);
+      return Promise.resolve(answered({ status: 200, body: { user: null, activeTenant: null, csrfToken: token }, headers: { 'Set-Cookie': setCookie } }));
+    },
+    async handler({ tx, req, prepared }) {
       const csrfToken = req.session.csrfToken;
       const tenantId = req.session.activeTenantId ?? null;
-      const { user, activeTenant } = await currentAccount(deps, userId, tenantId);
+      const { user, activeTenant } = await currentAccount(tx, prepared.userId, tenantId);
       if (tenantId && !activeTenant) req.session.activeTenantId = null;
       return { status: 200, body: { user, activeTenant, csrfToken } };
     },
@@ -61,8 +80,9 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/signup',
     action: 'public',
     body: signupBody,
-    async handler({ ctx, body, req }) {
-      const { user, epoch } = await signUp(deps, ctx, body);
+    prepare: ({ ctx, body }) => prepareSignUp(ctx, body.password, { limits, hasher }),
+    handler: ({ tx, ctx, body, prepared }) => signUp(tx, ctx, { email: body.email, name: body.name, passwordHash: prepared.passwordHash }),
+    async respond({ ctx, req, answer: { user, epoch } }) {
       const csrfToken = await startUserSession(req, { userId: user.id, epoch, activeTenantId: null }, ctx.now.getTime());
       return { status: 201, body: { user, csrfToken } };
     },
@@ -73,8 +93,18 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/login',
     action: 'public',
     body: loginBody,
-    async handler({ ctx, body, req }) {
-      const { user, epoch, activeTenant } = await logIn(deps, ctx, body);
+    async prepare({ ctx, body, lookup }) {
+      await assertLoginAllowed(ctx, body.email, { limits });
+      const user = await lookup((tx) => findUserByEmail(tx, body.email));
+      return verifyLogin(ctx, body.password, user, body.email, { limits, hasher });
+    },
+    // A failed attempt's audit rows carry no user setting, as before any sign-in.
+    opensAs: (check) => ({ userId: check.ok ? check.user.id : null }),
+    handler: ({ tx, ctx, prepared }) => recordLogin(tx, ctx, prepared),
+    async respond({ ctx, req, answer }) {
+      // The failed attempt's audit rows have committed; the sign-in is refused now.
+      if (answer === null) throw new AppError('AUTH_INVALID_CREDENTIALS');
+      const { user, epoch, activeTenant } = answer;
       const csrfToken = await startUserSession(req, { userId: user.id, epoch, activeTenantId: activeTenant?.id ?? null }, ctx.now.getTime());
       return { status: 200, body: { user, activeTenant, csrfToken } };
     },
@@ -84,14 +114,16 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     method: 'post',
     path: '/auth/logout',
     action: 'public',
-    async handler({ ctx, req }) {
-      // An anonymous caller (or a session already ended elsewhere) has nothing to audit or delete.
-      if (ctx.principal.type === 'user') await recordLogout(deps, ctx, ctx.principal.userId);
+    async prepare({ ctx, req }) {
+      // An anonymous caller (or a session already ended elsewhere) has nothing to audit.
+      if (ctx.principal.type === 'user') return { userId: ctx.principal.userId };
       await destroySession(req);
-      return {
-        status: 204,
-        headers: { 'Set-Cookie': sessionSetCookie(deps.config.session, '') },
-      };
+      return answered(loggedOut());
+    },
+    handler: ({ tx, ctx, prepared }) => recordLogout(tx, ctx, prepared.userId),
+    async respond({ req }) {
+      await destroySession(req);
+      return loggedOut();
     },
   });
 
@@ -100,10 +132,9 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/password/forgot',
     action: 'public',
     body: forgotBody,
-    async handler({ ctx, body }) {
-      await requestPasswordReset(deps, ctx, body);
-      return { status: 202, body: {} };
-    },
+    prepare: ({ ctx }) => limitResetRequests(ctx, { limits }),
+    answerFirst: { status: 202, body: {} },
+    handler: ({ tx, ctx, body }) => issueResetLink(tx, ctx, body.email, { limits, mail, appBaseUrl }),
   });
 
   routes.account({
@@ -111,8 +142,9 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/password/reset',
     action: 'public',
     body: resetBody,
-    async handler({ ctx, body }) {
-      await resetPassword(deps, ctx, body);
+    prepare: ({ ctx, body, lookup }) => prepareReset(body, (tokenHash) => lookup((tx) => resetTokenUsable(tx, tokenHash, ctx.now)), { hasher }),
+    async handler({ tx, ctx, prepared }) {
+      await resetPassword(tx, ctx, prepared, { limits, mail });
       return { status: 204 };
     },
   });
@@ -122,11 +154,14 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     path: '/auth/password/change',
     action: 'signed_in',
     body: changeBody,
-    async handler({ ctx, body, req }) {
+    async prepare({ ctx, body, lookup }) {
       // signed_in: the wrapper has already refused anyone else.
       if (ctx.principal.type !== 'user') throw new AppError('AUTH_REQUIRED');
       const { userId } = ctx.principal;
-      const epoch = await changePassword(deps, ctx, userId, body);
+      return { userId, ...(await prepareChange(body, () => lookup((tx) => findUserById(tx, userId)), { hasher })) };
+    },
+    handler: async ({ tx, ctx, prepared }) => ({ userId: prepared.userId, epoch: await changePassword(tx, ctx, prepared, { mail }) }),
+    async respond({ ctx, req, answer: { userId, epoch } }) {
       // The epoch bump ended every session of the user; this one moves to the new epoch under a
       // fresh id and CSRF token, which the client needs for its next unsafe request.
       const csrfToken = await startUserSession(

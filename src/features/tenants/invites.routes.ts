@@ -1,7 +1,7 @@
 import type { FeatureDeps } from '../../deps.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { listQuery } from '../../platform/http/pagination.js';
-import { acceptInvite, createInvite, listInvites, revokeInvite } from './invites.service.js';
+import { acceptInvite, createInvite, findAcceptableInvite, inviteTokenHash, listInvites, revokeInvite } from './invites.service.js';
 import { acceptInviteBody, createInviteBody, inviteParams, tenantParams } from './tenants.schema.js';
 
 export function registerInviteRoutes(routes: RouteRegistry, deps: FeatureDeps): void {
@@ -15,7 +15,7 @@ export function registerInviteRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     params: tenantParams,
     body: createInviteBody,
     async handler({ ctx, tx, tenantId, body }) {
-      return { status: 201, body: await createInvite(deps, tx, ctx, tenantId, body) };
+      return { status: 201, body: await createInvite(tx, ctx, tenantId, body, { mail: deps.mail, appBaseUrl: deps.config.appBaseUrl }) };
     },
   });
 
@@ -49,11 +49,19 @@ export function registerInviteRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     path: '/tenants/invites/accept',
     action: 'signed_in',
     body: acceptInviteBody,
-    async handler({ ctx, body, req }) {
+    // The invite is found through its one narrow cross-tenant policy; the accepting transaction
+    // opens in the invite's tenant.
+    async prepare({ ctx, body, lookup }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      const activeTenant = await acceptInvite(deps, ctx, userId, body.token);
+      const tokenHash = inviteTokenHash(body.token);
+      const invite = await lookup((tx) => findAcceptableInvite(tx, ctx, { userId, tokenHash }), { kind: 'inviteByTokenHash', tokenHash });
+      return { userId, invite };
+    },
+    opensAs: ({ invite }) => ({ tenantId: invite.tenant_id }),
+    handler: ({ tx, ctx, prepared }) => acceptInvite(tx, ctx, prepared),
+    respond({ req, answer: activeTenant }) {
       req.session.activeTenantId = activeTenant.id;
-      return { status: 200, body: { activeTenant } };
+      return Promise.resolve({ status: 200, body: { activeTenant } });
     },
   });
 }

@@ -1,12 +1,11 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { FeatureDeps } from '../../deps.js';
 import { recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
-import { withLookupTx, withTenantTx } from '../../platform/db/tx.js';
 import { userIdOf, type RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
 import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
+import type { MailOutbox } from '../../platform/mail/outbox.js';
 import type { Role } from '../../platform/rbac/roles.js';
 import {
   consumeInvite,
@@ -51,11 +50,11 @@ function presentInvite(i: InviteRow) {
 
 /** POST invites (members.invite already enforced by the route): stores the hash, mails the link. */
 export async function createInvite(
-  deps: FeatureDeps,
   tx: Queryable,
   ctx: RequestContext,
   tenantId: string,
   input: { email: string; role: InviteRole },
+  deps: { mail: Pick<MailOutbox, 'enqueue'>; appBaseUrl: string },
 ) {
   if (await isMemberByEmail(tx, tenantId, input.email)) throw new AppError('ALREADY_MEMBER');
   const token = newInviteToken();
@@ -76,7 +75,7 @@ export async function createInvite(
   });
   // The tenant name is user input; no control character may reach the mail's subject header.
   const name = ((await tenantName(tx, tenantId)) ?? 'a tenant').replace(/\p{Cc}+/gu, ' ');
-  const link = `${deps.config.appBaseUrl}/accept-invite?token=${encodeURIComponent(token)}`;
+  const link = `${deps.appBaseUrl}/accept-invite?token=${encodeURIComponent(token)}`;
   // A row in this transaction: a rolled-back invite sends nothing; the worker delivers it after
   // the commit.
   await deps.mail.enqueue(tx, {
@@ -114,35 +113,37 @@ export async function revokeInvite(tx: Queryable, ctx: RequestContext, tenantId:
 }
 
 /**
- * Accept: find the invite by its token hash through the one narrow cross-tenant policy, check it
- * is addressed to this account and still pending, then consume it and create the membership in
- * one tenant transaction. The consuming UPDATE is the single point of truth under concurrency.
+ * Accept, first step: find the invite by its token hash (`tx` is the lookup transaction of the
+ * one narrow cross-tenant policy, `inviteByTokenHash`) and check it is addressed to this account
+ * and still pending. Returns the invite, whose tenant the accepting transaction opens in.
  */
-export async function acceptInvite(deps: FeatureDeps, ctx: RequestContext, userId: string, token: string) {
-  const tokenHash = inviteTokenHash(token);
-  const { invite, email } = await withLookupTx(deps.db, userId, { kind: 'inviteByTokenHash', tokenHash }, async (tx) => ({
-    invite: await findInviteByTokenHash(tx, tokenHash),
-    email: await userEmail(tx, userId),
-  }));
+export async function findAcceptableInvite(tx: Queryable, ctx: RequestContext, input: { userId: string; tokenHash: string }): Promise<InviteRow> {
+  const [invite, email] = await Promise.all([findInviteByTokenHash(tx, input.tokenHash), userEmail(tx, input.userId)]);
   if (!invite) throw new AppError('NOT_FOUND');
   if (invite.email !== email) throw new AppError('INVITE_EMAIL_MISMATCH');
   if (!isPending(invite, ctx.now)) throw new AppError('INVITE_EXPIRED');
+  return invite;
+}
 
+/**
+ * Accept: consume the invite and create the membership (`tx` is in the invite's tenant). The
+ * consuming UPDATE is the single point of truth under concurrency.
+ */
+export async function acceptInvite(tx: Queryable, ctx: RequestContext, input: { userId: string; invite: InviteRow }) {
+  const { userId, invite } = input;
   const tenantId = invite.tenant_id;
-  return withTenantTx(deps.db, { tenantId, userId }, async (tx) => {
-    const consumed = await consumeInvite(tx, tenantId, invite.id, userId, ctx.now);
-    if (!consumed) throw new AppError('INVITE_EXPIRED');
-    const role: Role = consumed.role;
-    // An existing member keeps their role; throwing rolls the consumption back, so the invite
-    // stays pending.
-    if (!(await insertMembership(tx, { tenantId, userId, role, now: ctx.now }))) throw new AppError('ALREADY_MEMBER');
-    await recordAuditEvent(tx, ctx, tenantId, {
-      action: 'invite.accepted',
-      target: { type: 'invite', id: invite.id },
-      metadata: { role },
-    });
-    const name = await tenantName(tx, tenantId);
-    if (name === null) throw new AppError('NOT_FOUND');
-    return { id: tenantId, name, role };
+  const consumed = await consumeInvite(tx, tenantId, invite.id, userId, ctx.now);
+  if (!consumed) throw new AppError('INVITE_EXPIRED');
+  const role: Role = consumed.role;
+  // An existing member keeps their role; throwing rolls the consumption back, so the invite
+  // stays pending.
+  if (!(await insertMembership(tx, { tenantId, userId, role, now: ctx.now }))) throw new AppError('ALREADY_MEMBER');
+  await recordAuditEvent(tx, ctx, tenantId, {
+    action: 'invite.accepted',
+    target: { type: 'invite', id: invite.id },
+    metadata: { role },
   });
+  const name = await tenantName(tx, tenantId);
+  if (name === null) throw new AppError('NOT_FOUND');
+  return { id: tenantId, name, role };
 }

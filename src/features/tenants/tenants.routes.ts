@@ -2,7 +2,7 @@ import type { FeatureDeps } from '../../deps.js';
 import { listQuery } from '../../platform/http/pagination.js';
 import type { RouteRegistry } from '../../platform/http/route.js';
 import { createTenantBody, tenantParams } from './tenants.schema.js';
-import { createTenant, listTenants, tenantRef } from './tenants.service.js';
+import { createTenant, listTenants, newTenantId, tenantRef } from './tenants.service.js';
 import { registerInviteRoutes } from './invites.routes.js';
 import { registerMemberRoutes } from './members.routes.js';
 
@@ -12,9 +12,9 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     path: '/tenants',
     action: 'signed_in',
     query: listQuery,
-    async handler({ ctx, query }) {
+    async handler({ tx, ctx, query }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      return { status: 200, body: await listTenants(deps, userId, query) };
+      return { status: 200, body: await listTenants(tx, userId, query) };
     },
   });
 
@@ -24,11 +24,16 @@ export function registerTenantRoutes(routes: RouteRegistry, deps: FeatureDeps): 
     action: 'signed_in',
     idempotent: true,
     body: createTenantBody,
-    async handler({ ctx, body, req, recordResponse }) {
+    // The transaction opens in the new tenant, whose rows it writes.
+    prepare: () => Promise.resolve({ tenantId: newTenantId() }),
+    opensAs: ({ tenantId }) => ({ tenantId }),
+    async handler({ tx, ctx, body, prepared }) {
       const userId = ctx.principal.type === 'user' ? ctx.principal.userId : '';
-      const tenant = await createTenant(deps, ctx, userId, body, (tx, created) => recordResponse(tx, { status: 201, body: created }));
-      req.session.activeTenantId = tenant.id;
-      return { status: 201, body: tenant };
+      return { status: 201, body: await createTenant(tx, ctx, { id: prepared.tenantId, userId, name: body.name }) };
+    },
+    respond({ req, answer }) {
+      req.session.activeTenantId = answer.body.id;
+      return Promise.resolve(answer);
     },
   });
 

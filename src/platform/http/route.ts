@@ -21,7 +21,8 @@ import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Database, Queryable, TxRouting } from '../db/database.js';
-import { withAccountTx, withOpenedTx, withTenantTx } from '../db/tx.js';
+import { withAccountTx, withLookupTx, withOpenedTx, withTenantTx, type Lookup as NamedLookup } from '../db/tx.js';
+import type { AfterResponse } from '../jobs/after-response.js';
 import { enforce } from '../rbac/authorize.js';
 import type { Action } from '../rbac/roles.js';
 import type { AnonymousCsrf } from '../session/session.js';
@@ -56,6 +57,8 @@ export interface RouteDeps extends TenantAccessDeps {
   quota: WriteQuota;
   /** The session cookie's name and flags (the read-position cookie of consistency.ts follows them). */
   sessionCookie: SessionCookie;
+  /** Runs the handlers of `answerFirst` routes after their answer. */
+  afterResponse: AfterResponse;
 }
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -78,21 +81,68 @@ interface HandlerArgs<B, Q, P> {
 }
 
 /**
- * A route with no tenant: auth and account routes. `action` is `public` (anyone, CSRF still
- * applies to unsafe methods) or `signed_in`.
+ * The request transaction's own settings, when a route's `prepare` decides them: the user it acts
+ * for (a user who just proved a password; default the signed-in caller, or none) and the tenant
+ * it enters (one created or joined; default none).
  */
-export interface AccountRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
-  action: 'public' | 'signed_in';
-  /**
-   * Accepts `Idempotency-Key` (signed-in callers; keyed by user). The handler must pass its result
-   * to `recordResponse` inside the transaction that makes the change.
-   */
-  idempotent?: boolean;
-  handler(args: HandlerArgs<B, Q, P> & { recordResponse: RecordResponse }): Promise<HttpResult>;
+export interface AccountTxTarget {
+  userId?: string | null;
+  tenantId?: string;
 }
 
-/** Stores an idempotent account route's response in the transaction of its write (a no-op without a key). */
-export type RecordResponse = (tx: Queryable, result: HttpResult) => Promise<void>;
+/** A short transaction of its own with the request's account settings, for `prepare`'s reads. */
+export type AccountLookup = <T>(fn: (tx: Queryable) => Promise<T>, named?: NamedLookup) => Promise<T>;
+
+const ANSWERED = Symbol('answered');
+
+/** `prepare`'s early answer: sent as it is, and no transaction opens. */
+export interface Answered {
+  readonly [ANSWERED]: HttpResult;
+}
+
+export function answered(result: HttpResult): Answered {
+  return { [ANSWERED]: result };
+}
+
+function isAnswered(value: unknown): value is Answered {
+  return typeof value === 'object' && value !== null && ANSWERED in value;
+}
+
+/**
+ * A route with no tenant of its own: auth and account routes. `action` is `public` (anyone, CSRF
+ * still applies to unsafe methods) or `signed_in`. Its phases, in order: `prepare` (no
+ * transaction), `handler` (the request's transaction, opened by the pipeline), `respond` (after
+ * the commit).
+ */
+export interface AccountRouteSpec<B, Q, P, R, A> extends BaseSpec<B, Q, P> {
+  action: 'public' | 'signed_in';
+  /**
+   * Accepts `Idempotency-Key` (signed-in callers; keyed by user). The handler's answer (an
+   * HttpResult) is stored in its transaction; a replay skips every phase, `respond` included.
+   */
+  idempotent?: boolean;
+  /**
+   * Work before the transaction, which holds no connection meanwhile: rate limits, password
+   * checks and hashing, and the reads such work needs (`lookup`). `answered(result)` answers
+   * without a transaction.
+   */
+  prepare?(args: HandlerArgs<B, Q, P> & { lookup: AccountLookup }): Promise<R | Answered>;
+  /** The settings of the request's transaction, from what `prepare` found (see AccountTxTarget). */
+  opensAs?(prepared: R): AccountTxTarget;
+  /**
+   * Sent before the handler runs: the handler then runs after the answer, in its transaction,
+   * tracked by AfterResponse, its failure logged (forgot-password: nothing it finds shows in the
+   * answer or its timing).
+   */
+  answerFirst?: HttpResult;
+  handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; prepared: R }): Promise<A>;
+  /**
+   * After the commit, before the answer: session changes that must follow a committed change
+   * (sign-in, rotation), and the answer. It may still refuse (throw), e.g. a failed sign-in whose
+   * audit rows had to commit. Without it the handler's answer is the HttpResult sent.
+   */
+  respond?(args: HandlerArgs<B, Q, P> & { answer: A }): Promise<HttpResult>;
+}
 
 /**
  * A tenant route. The wrapper resolves the tenant (the active one, or `:tenantId` in the path,
@@ -116,6 +166,15 @@ export interface TenantRouteSpec<B, Q, P> extends BaseSpec<B, Q, P> {
   handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; tenantId: string }): Promise<HttpResult | PendingResult>;
 }
 
+type Respond<B, Q, P, R, A> = Required<Pick<AccountRouteSpec<B, Q, P, R, A>, 'respond'>>;
+type AnswerFirst<B, Q, P, R, A> = Required<Pick<AccountRouteSpec<B, Q, P, R, A>, 'answerFirst'>>;
+/** A handler whose answer is no HttpResult needs `respond` (or, answering nothing, `answerFirst`). */
+type AnswerShape<B, Q, P, R, A> = [A] extends [HttpResult]
+  ? unknown
+  : undefined extends A
+    ? Respond<B, Q, P, R, A> | AnswerFirst<B, Q, P, R, A>
+    : Respond<B, Q, P, R, A>;
+
 export interface RouteInventoryEntry {
   method: Method;
   path: string;
@@ -131,7 +190,10 @@ export class RouteRegistry {
     private readonly deps: RouteDeps,
   ) {}
 
-  account<B = undefined, Q = undefined, P = undefined>(spec: AccountRouteSpec<B, Q, P>): void {
+  account<B = undefined, Q = undefined, P = undefined, R = undefined, A = HttpResult>(
+    spec: AccountRouteSpec<B, Q, P, R, A> & AnswerShape<B, Q, P, R, A>,
+  ): void {
+    if (spec.idempotent && spec.answerFirst) throw new Error(`idempotent route ${spec.method} ${spec.path} cannot answer first`);
     this.inventory.push({ method: spec.method, path: spec.path, action: spec.action, apiKeys: false });
     this.router[spec.method](spec.path, traceHandler(`/v1${spec.path}`, async (req: Request, res: Response) => {
       const caller = callerOf(req);
@@ -140,34 +202,56 @@ export class RouteRegistry {
       checkCsrf(req, this.deps.anonymousCsrf, now.getTime());
       // A session ended elsewhere (password reset or change) is deleted and the request goes on as
       // anonymous, as after a logout: public routes answer, signed-in routes 401 AUTH_REQUIRED.
-      const userId = caller.type === 'user' && (await sessionStillCurrent(this.deps.db, req, caller.userId)) ? caller.userId : undefined;
+      const userId = caller.type === 'user' && (await sessionStillCurrent(this.deps.db, req, caller.userId)) ? caller.userId : null;
       if (spec.action === 'signed_in' && !userId) throw new AppError('AUTH_REQUIRED');
       const ctx = requestContext(req, now, userId ? { type: 'user', userId } : { type: 'anonymous' });
       setRequestSpanAttributes(req, ctx);
-      const input = parseAll(spec, req);
+      const args = { ctx, ...parseAll(spec, req), req };
       const key = spec.idempotent && userId ? parseIdempotencyKey(req.get('idempotency-key')) : null;
       if (!userId || key === null) {
-        await sendResult(res, await spec.handler({ ctx, ...input, req, recordResponse: () => Promise.resolve() }));
+        await sendResult(res, await this.inAccountTx(spec, args, userId, null));
         return;
       }
       const scope: IdempotencyScope = { tenantId: null, principalType: 'user', principalId: userId, key, fingerprint: requestFingerprint(req.method, req.path, req.body) };
       const claim = () => withAccountTx(this.deps.db, userId, async (tx) => ({ scope, stored: await claimIdempotencyKey(tx, scope, now) }));
-      const result = await this.idempotently(userId, claim, async () => {
-        const recording = { done: false };
-        const answer = await spec.handler({
-          ctx,
-          ...input,
-          req,
-          recordResponse: async (tx, r) => {
-            await completeIdempotencyKey(tx, scope, { status: r.status, body: r.body, headers: r.headers ?? {} });
-            recording.done = true;
-          },
-        });
-        if (!recording.done) throw new Error(`idempotent route ${spec.method} ${spec.path} did not record its response`);
-        return answer;
-      });
-      await sendResult(res, result);
+      await sendResult(res, await this.idempotently(userId, claim, (s) => this.inAccountTx(spec, args, userId, s)));
     }));
+  }
+
+  /**
+   * An account route's phases: `prepare` (its lookups are short transactions of their own), the
+   * request's transaction (the stored idempotent answer in it), `respond` after the commit. With
+   * `answerFirst` the answer goes out and the transaction runs after it.
+   */
+  private async inAccountTx<B, Q, P, R, A>(
+    spec: AccountRouteSpec<B, Q, P, R, A>,
+    args: HandlerArgs<B, Q, P>,
+    userId: string | null,
+    scope: IdempotencyScope | null,
+  ): Promise<HttpResult> {
+    const db = this.deps.db;
+    const lookup: AccountLookup = (fn, named) => (named ? withLookupTx(db, userId, named, fn) : withAccountTx(db, userId, fn));
+    const prepared = spec.prepare ? await spec.prepare({ ...args, lookup }) : (undefined as R);
+    if (isAnswered(prepared)) return prepared[ANSWERED];
+    const target = spec.opensAs?.(prepared) ?? {};
+    const actingUser = target.userId === undefined ? userId : target.userId;
+    const inTx = async (tx: Queryable): Promise<A> => {
+      const answer = await spec.handler({ ...args, tx, prepared });
+      if (scope !== null) {
+        const r = answer as HttpResult;
+        await completeIdempotencyKey(tx, scope, { status: r.status, body: r.body, headers: r.headers ?? {} });
+      }
+      return answer;
+    };
+    const run = () => (target.tenantId ? withTenantTx(db, { tenantId: target.tenantId, userId: actingUser }, inTx) : withAccountTx(db, actingUser, inTx));
+    if (spec.answerFirst) {
+      this.deps.afterResponse.run(`${spec.method.toUpperCase()} /v1${spec.path}`, async () => {
+        await run();
+      });
+      return spec.answerFirst;
+    }
+    const answer = await run();
+    return spec.respond ? spec.respond({ ...args, answer }) : (answer as HttpResult);
   }
 
   tenant<B = undefined, Q = undefined, P = undefined>(spec: TenantRouteSpec<B, Q, P>): void {
