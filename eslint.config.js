@@ -31,6 +31,46 @@ export default tseslint.config(
     },
   },
   {
+    // One transaction entry point: src/platform/db/tx.ts. Request work gets its `tx` from the route
+    // pipeline (src/platform/http/route.ts); background work opens through tx.ts. The telemetry
+    // wrapper implements Database (it forwards withAppTx, it opens nothing of its own).
+    files: ['src/**/*.ts'],
+    ignores: ['src/platform/db/**', 'src/platform/telemetry/database.ts', '**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='withAppTx']", message: 'Open transactions through src/platform/db/tx.ts; request handlers get `tx` from their route.' },
+      ],
+    },
+  },
+  {
+    // Services run in the transaction their route declares and take the narrow dependencies they use.
+    // Alert ingestion is the exception that opens its own: a routing-key route outside RouteRegistry
+    // that runs each event in a transaction of its own and retries a deadlock victim.
+    files: ['src/features/**/*.service.ts'],
+    ignores: ['src/features/alerts/ingest.service.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/db/tx.js'], message: 'A service takes `tx`: the route declares its transaction (route.ts), it never opens one.' },
+            { group: ['**/deps.js'], importNames: ['FeatureDeps', 'AppDeps'], message: 'A service takes the narrow dependencies it uses (e.g. { mail }, { hasher }), not FeatureDeps.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/features/**/*.routes.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/db/tx.js'], message: 'A handler gets `tx` from its route declaration (route.ts); it never opens a transaction.' }] },
+      ],
+    },
+  },
+  {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
   },
