@@ -133,7 +133,7 @@ export function registerAuthRoutes(routes: RouteRegistry, deps: FeatureDeps): vo
     action: 'public',
     body: forgotBody,
     prepare: ({ ctx }) => limitResetRequests(ctx, { limits }),
-    answerFirst: { status: 202, body: {} },
+    answerFirst: { answer: { status: 202, body: {} }, purpose: 'password reset request' },
     handler: ({ tx, ctx, body }) => issueResetLink(tx, ctx, body.email, { limits, mail, appBaseUrl }),
   });
 

@@ -14,6 +14,10 @@
  *   `.then`, a timer) is refused with TxClosedError. Issue independent statements together and
  *   await them together (Promise.all). To let COMMIT share the round trip of the last statements,
  *   return `whenAnswered(rows, present)` (result.ts). Effects after commit: `tx.afterCommit(fn)`.
+ * - Account routes (no tenant of their own) declare their transaction too: `prepare` (rate
+ *   limits, password hashing: no connection held), the handler in the transaction the pipeline
+ *   opens (`opensAs` may name its user or tenant), `respond` after the commit (session changes).
+ *   No handler or service opens a transaction (eslint enforces it).
  * - Feature rules reach the platform through RouteDeps (API keys, membership lookup, quota),
  *   built in src/app.ts; platform/ imports nothing from features/ (eslint enforces it).
  */
@@ -130,11 +134,11 @@ export interface AccountRouteSpec<B, Q, P, R, A> extends BaseSpec<B, Q, P> {
   /** The settings of the request's transaction, from what `prepare` found (see AccountTxTarget). */
   opensAs?(prepared: R): AccountTxTarget;
   /**
-   * Sent before the handler runs: the handler then runs after the answer, in its transaction,
-   * tracked by AfterResponse, its failure logged (forgot-password: nothing it finds shows in the
-   * answer or its timing).
+   * `answer` is sent before the handler runs: the handler then runs after it, in its transaction,
+   * tracked by AfterResponse, a failure logged as "<purpose> failed after the response"
+   * (forgot-password: nothing it finds shows in the answer or its timing).
    */
-  answerFirst?: HttpResult;
+  answerFirst?: { answer: HttpResult; purpose: string };
   handler(args: HandlerArgs<B, Q, P> & { tx: Queryable; prepared: R }): Promise<A>;
   /**
    * After the commit, before the answer: session changes that must follow a committed change
@@ -245,10 +249,10 @@ export class RouteRegistry {
     };
     const run = () => (target.tenantId ? withTenantTx(db, { tenantId: target.tenantId, userId: actingUser }, inTx) : withAccountTx(db, actingUser, inTx));
     if (spec.answerFirst) {
-      this.deps.afterResponse.run(`${spec.method.toUpperCase()} /v1${spec.path}`, async () => {
+      this.deps.afterResponse.run(spec.answerFirst.purpose, async () => {
         await run();
       });
-      return spec.answerFirst;
+      return spec.answerFirst.answer;
     }
     const answer = await run();
     return spec.respond ? spec.respond({ ...args, answer }) : (answer as HttpResult);
