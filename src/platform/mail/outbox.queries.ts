@@ -73,3 +73,17 @@ export async function markMailFailed(tx: Queryable, id: string, leaseId: string,
   );
   return rowCount === 1;
 }
+
+/**
+ * Deletes up to `limit` rows of a scope that were sent or given up on before `before` (their
+ * bodies are already NULL); returns how many. A sequential scan outside the due index, which is
+ * why the queue runs it at most once per interval, in small batches.
+ */
+export async function pruneFinishedMail(tx: Queryable, scope: string, before: Date, limit: number): Promise<number> {
+  const { rowCount } = await tx.query(
+    `DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox
+      WHERE scope = $1 AND (sent_at < $2 OR given_up_at < $2) LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+    [scope, before, limit],
+  );
+  return rowCount;
+}

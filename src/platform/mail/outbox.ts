@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
 import type { JobQueue } from '../jobs/runner.js';
 import type { Mailer, MailMessage } from './mailer.js';
-import { claimDueMail, insertOutboxMail, markMailFailed, markMailSent, type ClaimedMail } from './outbox.queries.js';
+import { claimDueMail, insertOutboxMail, markMailFailed, markMailSent, pruneFinishedMail, type ClaimedMail } from './outbox.queries.js';
 
 export const MAIL_QUEUE = 'mail';
 
@@ -70,7 +70,15 @@ export interface MailQueueOptions {
   /** How long a claim holds its rows: longer than a batch of sends can take (they run at once). */
   leaseMs?: number;
   retry?: RetryPolicy;
+  /** How long sent and given-up rows are kept (for support questions) before they are deleted; default 30 days. */
+  retentionMs?: number;
+  /** Rows one prune deletes at most; a full batch makes the next run prune again. */
+  pruneBatch?: number;
+  /** How often finished rows are looked for once none were left to delete; default 10 minutes. */
+  pruneIntervalMs?: number;
 }
+
+export const MAIL_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /**
  * Delivers outbox rows: claims due ones in a short transaction (as the owning role: the worker
@@ -83,6 +91,7 @@ export class MailQueue implements JobQueue {
   readonly name = MAIL_QUEUE;
   private readonly leaseMs: number;
   private readonly retry: RetryPolicy;
+  private nextPruneAt = 0;
 
   constructor(private readonly opts: MailQueueOptions) {
     this.leaseMs = opts.leaseMs ?? 60_000;
@@ -98,7 +107,19 @@ export class MailQueue implements JobQueue {
     const outcomes = await Promise.allSettled(claimed.map((mail) => this.deliver(mail, leaseId, now)));
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;
-    return claimed.length;
+    // Pruned rows count as work done, so the runner keeps running while a backlog is deleted.
+    return claimed.length + (await this.prune(now));
+  }
+
+  /** Deletes one batch of rows finished longer than the retention ago, at most once per interval. */
+  private async prune(now: Date): Promise<number> {
+    if (now.getTime() < this.nextPruneAt) return 0;
+    const batch = this.opts.pruneBatch ?? 100;
+    const before = new Date(now.getTime() - (this.opts.retentionMs ?? MAIL_RETENTION_MS));
+    const deleted = await this.opts.db.withSystemTx((tx) => pruneFinishedMail(tx, this.opts.scope, before, batch));
+    if (deleted > 0) this.opts.logger.info({ deleted }, 'finished mail pruned');
+    this.nextPruneAt = deleted < batch ? now.getTime() + (this.opts.pruneIntervalMs ?? 10 * 60_000) : 0;
+    return deleted;
   }
 
   private async deliver(mail: ClaimedMail, leaseId: string, now: Date): Promise<void> {
