@@ -31,9 +31,8 @@ export interface ClaimedMail {
 }
 
 /**
- * Claims due rows of a scope for one lease: skips rows another worker has locked (it is claiming
- * them right now), and moves `run_at` to the lease's end, so a row whose worker dies before
- * recording an outcome is due again then. Every claim counts as an attempt.
+ * Claims due rows of a scope for one lease: `run_at` moves to the lease's end, so a row whose
+ * worker dies is due again then. Every claim counts as an attempt.
  */
 export async function claimDueMail(tx: Queryable, scope: string, now: Date, leaseId: string, leaseEnd: Date, limit: number): Promise<ClaimedMail[]> {
   const { rows } = await tx.query<ClaimedMail>(
@@ -47,10 +46,7 @@ export async function claimDueMail(tx: Queryable, scope: string, now: Date, leas
   return rows;
 }
 
-/**
- * Records a delivery, and drops the body (its link and token) at once. Only the lease that
- * claimed the row may: false when the lease had ended and another worker claimed the row again.
- */
+/** Records a delivery and drops the body (its link); false when the row is no longer this lease's. */
 export async function markMailSent(tx: Queryable, id: string, leaseId: string, now: Date): Promise<boolean> {
   const { rowCount } = await tx.query(
     `UPDATE mail_outbox SET sent_at = $3, body = NULL, lease_id = NULL, last_error = NULL
