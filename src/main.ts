@@ -1,22 +1,12 @@
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
-import { onShutdownSignals, runEntry } from './process-entry.js';
+import { loadConfigOrExit, onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = await createStdoutLogger(config.logLevel, config.env);
   const runtime = await createRuntime(config, logger);
   const built = buildApp({ config, logger, db: runtime.db, redis: runtime.redis, mailer: runtime.mailer });

@@ -1,4 +1,18 @@
 /** What both process entry points (main.ts, worker.ts) do around their own start-up and shutdown. */
+import { ConfigError, loadConfig, type Config } from './config.js';
+
+/** The configuration, or (for an invalid one) its message on stderr and exit 1. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
 
 /** Runs `shutdown` on SIGTERM (the platform stopping the process) and SIGINT (Ctrl-C). */
 export function onShutdownSignals(shutdown: (signal: string) => void): void {
