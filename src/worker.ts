@@ -7,7 +7,7 @@
 import { createAppServices } from './feature-deps.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
-import { loadConfigOrExit, onShutdownSignals, runEntry } from './process-entry.js';
+import { closeThenExit, loadConfigOrExit, onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function worker(): Promise<void> {
@@ -32,20 +32,7 @@ async function worker(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    jobs
-      .stop()
-      .then(() => runtime.close())
-      .then(() => shutdownTelemetry())
-      .then(
-        () => {
-          logger.info('shutdown complete');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'error while closing resources');
-          process.exit(1);
-        },
-      );
+    closeThenExit(logger, [() => jobs.stop(), () => runtime.close(), shutdownTelemetry]);
   };
   onShutdownSignals(shutdown);
 }
