@@ -53,7 +53,7 @@ const envSchema = z.object({
   // Default: one core left for everything else (docs/performance.md P7), at least one hash at a time.
   ARGON2_MAX_CONCURRENCY: positiveInt.max(64).default(Math.max(1, availableParallelism() - 1)),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(25_000),
-  // Background workers (mail delivery) in this process: on by default; off for an API-only node.
+  // The job runner (mail, webhook delivery) in this process: on by default; off for an API-only node.
   WORKERS: z.enum(['on', 'off']).default('on'),
   API_DOCS: bool.optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),

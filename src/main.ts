@@ -1,22 +1,12 @@
 import type { Server } from 'node:http';
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
-import { onShutdownSignals, runEntry } from './process-entry.js';
+import { closeThenExit, loadConfigOrExit, onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = await createStdoutLogger(config.logLevel, config.env);
   const runtime = await createRuntime(config, logger);
   const built = buildApp({ config, logger, db: runtime.db, redis: runtime.redis, mailer: runtime.mailer });
@@ -32,7 +22,7 @@ async function main(): Promise<void> {
       void runtime.close().finally(() => process.exit(1));
       return;
     }
-    // Background work (mail) in this process unless WORKERS=off: then a worker node does it.
+    // Unless WORKERS=off: then a worker process runs the queues.
     if (config.workers) built.jobs.start();
     logger.info(
       { port: config.port, database: runtime.db.kind, sessions: runtime.redis ? 'redis' : 'memory', workers: config.workers ? built.jobs.queueNames : [] },
@@ -61,21 +51,7 @@ async function main(): Promise<void> {
       built.close();
       // Work the last requests started after answering (it queues mail), then the workers' runs
       // in progress; telemetry last, so the spans of the final requests are flushed too.
-      built.deps.afterResponse
-        .settled()
-        .then(() => built.jobs.stop())
-        .then(() => runtime.close())
-        .then(() => shutdownTelemetry())
-        .then(
-          () => {
-            logger.info('shutdown complete');
-            process.exit(0);
-          },
-          (err: unknown) => {
-            logger.error({ err }, 'error while closing resources');
-            process.exit(1);
-          },
-        );
+      closeThenExit(logger, [() => built.deps.afterResponse.settled(), () => built.jobs.stop(), () => runtime.close(), shutdownTelemetry]);
     });
     server.closeIdleConnections();
     setTimeout(() => {

@@ -4,24 +4,14 @@
  * scale API nodes (WORKERS=off) and workers apart; any number of either share the work through
  * their claims. Needs PostgreSQL: the embedded database belongs to the one process that opened it.
  */
-import { ConfigError, loadConfig } from './config.js';
 import { createAppServices } from './feature-deps.js';
 import { createStdoutLogger } from './platform/log/logger.js';
 import { shutdownTelemetry } from './platform/telemetry/lifecycle.js';
-import { onShutdownSignals, runEntry } from './process-entry.js';
+import { closeThenExit, loadConfigOrExit, onShutdownSignals, runEntry } from './process-entry.js';
 import { createRuntime } from './runtime.js';
 
 async function worker(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (config.database.kind !== 'postgres') {
     process.stderr.write('a worker-only process needs DATABASE_URL (PostgreSQL): the embedded database runs its workers in the API process (pnpm dev, pnpm start)\n');
     process.exit(1);
@@ -42,20 +32,7 @@ async function worker(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
-    jobs
-      .stop()
-      .then(() => runtime.close())
-      .then(() => shutdownTelemetry())
-      .then(
-        () => {
-          logger.info('shutdown complete');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'error while closing resources');
-          process.exit(1);
-        },
-      );
+    closeThenExit(logger, [() => jobs.stop(), () => runtime.close(), shutdownTelemetry]);
   };
   onShutdownSignals(shutdown);
 }

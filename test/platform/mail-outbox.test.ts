@@ -10,7 +10,7 @@ import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
 import type { Queryable } from '../../src/platform/db/database.js';
 import { JobRunner } from '../../src/platform/jobs/runner.js';
 import type { Mailer, MailMessage } from '../../src/platform/mail/mailer.js';
-import { MailOutbox, MailQueue, type RetryPolicy } from '../../src/platform/mail/outbox.js';
+import { MailOutbox, MailQueue, type MailQueueOptions } from '../../src/platform/mail/outbox.js';
 import { claimDueMail, markMailSent } from '../../src/platform/mail/outbox.queries.js';
 import { createTestApp, FakeClock, type TestApp } from '../support/app.js';
 import { onPostgres, TEST_DATABASE_URL } from '../support/backend.js';
@@ -39,12 +39,12 @@ class RecordingMailer implements Mailer {
 }
 
 /** A queue of its own scope over the suite's database, with a clock the test moves. */
-function harness(retry?: RetryPolicy) {
+function harness(options: Pick<MailQueueOptions, 'retry' | 'pruneBatch'> = {}) {
   const scope = `outbox-test-${randomUUID()}`;
   const clock = new FakeClock();
   const mailer = new RecordingMailer();
   const { logger, lines } = capturingLogger();
-  const queue = new MailQueue({ db: t.db, mailer, logger, scope, ...(retry ? { retry } : {}) });
+  const queue = new MailQueue({ db: t.db, mailer, logger, scope, ...options });
   const runner = new JobRunner({ queues: [queue], clock, logger });
   const outbox = new MailOutbox(scope, () => undefined);
   return { scope, clock, mailer, lines, queue, runner, outbox };
@@ -131,7 +131,7 @@ describe('mail outbox', () => {
   });
 
   it('when SMTP keeps failing, then the mail is retried with growing waits and given up after the last attempt, its text dropped', async () => {
-    const h = harness({ maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 });
+    const h = harness({ retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 } });
     h.mailer.down = true;
     await inRequestTx((tx) => h.outbox.enqueue(tx, mail('undeliverable'), h.clock.now()));
     await h.runner.drain();
@@ -167,6 +167,35 @@ describe('mail outbox', () => {
     await h.runner.drain();
     expect(h.mailer.sent).toEqual([]);
     expect((await rowsOf(h.scope))[0]).toMatchObject({ body: null, sent_at: null });
+  });
+
+  it('when sent and given-up rows are older than the retention (30 days), then the queue deletes them in batches and keeps newer and undelivered ones', async () => {
+    const h = harness({ retry: { maxAttempts: 2, baseDelayMs: 1000, maxDelayMs: 1000 }, pruneBatch: 1 });
+    const day = 24 * 3_600_000;
+    await inRequestTx((tx) => h.outbox.enqueue(tx, mail('old-sent'), h.clock.now()));
+    await h.runner.drain();
+    h.mailer.down = true;
+    await inRequestTx((tx) => h.outbox.enqueue(tx, mail('old-given-up'), h.clock.now()));
+    await h.runner.drain();
+    h.clock.advance(2_000);
+    await h.runner.drain();
+    // Undelivered for as long as the test runs: held by a lease that outlives it.
+    await inRequestTx((tx) => h.outbox.enqueue(tx, mail('held'), h.clock.now()));
+    const now = h.clock.now();
+    expect(await t.db.withSystemTx((tx) => claimDueMail(tx, h.scope, now, randomUUID(), new Date(now.getTime() + 90 * day), 10))).toHaveLength(1);
+    h.mailer.down = false;
+    h.clock.advance(29 * day);
+    await inRequestTx((tx) => h.outbox.enqueue(tx, mail('recent'), h.clock.now()));
+    await h.runner.drain();
+    const subjects = async () => (await rowsOf(h.scope)).map((r) => JSON.parse(r.dump) as { subject: string }).map((r) => r.subject).sort();
+    expect(await subjects()).toEqual(['Mail held', 'Mail old-given-up', 'Mail old-sent', 'Mail recent']);
+
+    h.clock.advance(2 * day);
+    await h.runner.drain();
+    expect(await subjects()).toEqual(['Mail held', 'Mail recent']);
+    // One row a batch: the two old rows took two prunes, the second started by the full first one.
+    expect(h.lines.filter((l) => l.msg === 'finished mail pruned')).toHaveLength(2);
+    expect(h.mailer.sent.map((m) => m.subject)).toEqual(['Mail old-sent', 'Mail recent']);
   });
 });
 

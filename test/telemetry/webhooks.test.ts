@@ -2,33 +2,12 @@
 import { counterValue, histogramTotals, isKind, serverSpanOf, spanExporter, spansOfTrace } from './support.js';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WEBHOOK_METRIC } from '../../src/features/webhooks/webhooks.metrics.js';
-import { createTestApp, type TestApp } from '../support/app.js';
-import { ownerWithTenant, type SessionClient } from '../support/factories.js';
-import { createEndpoint, deliveryWorker, Receiver } from '../webhooks/support.js';
+import { webhookSuite } from '../support/webhook-receiver.js';
+import { createEndpoint } from '../webhooks/support.js';
 
-let t: TestApp;
-let worker: ReturnType<typeof deliveryWorker>;
-let receiver: Receiver;
-let owner: SessionClient;
-let tenantId: string;
-
-beforeAll(async () => {
-  t = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
-  worker = deliveryWorker(t);
-});
-afterAll(async () => {
-  await worker.close();
-  await t.close();
-});
-beforeEach(async () => {
-  receiver = await new Receiver().start('/hooks/secret-path?token=receiver-token');
-  ({ owner, tenantId } = await ownerWithTenant(t));
-  // Only this test's tenant: counters and spans must hold this test's attempts alone.
-  worker.tenantId = tenantId;
-  return () => receiver.close();
-});
+const s = webhookSuite('/hooks/secret-path?token=receiver-token');
 
 const OUTCOMES = ['succeeded', 'retry', 'failed', 'gone'] as const;
 
@@ -46,12 +25,12 @@ function moved<K extends string>(before: Record<K, number>, after: Record<K, num
  * (once the request's server span has ended), and when its event was written.
  */
 async function incidentWithTrace(title: string): Promise<{ traceId: string; spanIds: string[]; occurredAt: Date }> {
-  const res = await owner.post('/v1/incidents', { title, severity: 'SEV2' });
+  const res = await s.owner.post('/v1/incidents', { title, severity: 'SEV2' });
   expect(res.status).toBe(201);
   const traceId = res.headers['x-request-id'] ?? '';
   expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-  const { rows } = await t.db.withSystemTx((tx) =>
-    tx.query<{ occurred_at: Date }>("SELECT occurred_at FROM events WHERE tenant_id = $1 AND type = 'incident.created'", [tenantId]),
+  const { rows } = await s.t.db.withSystemTx((tx) =>
+    tx.query<{ occurred_at: Date }>("SELECT occurred_at FROM events WHERE tenant_id = $1 AND type = 'incident.created'", [s.tenantId]),
   );
   await serverSpanOf(traceId);
   return { traceId, spanIds: spansOfTrace(traceId).map((sp) => sp.spanContext().spanId), occurredAt: rows[0]?.occurred_at ?? new Date(0) };
@@ -65,18 +44,18 @@ const at = (base: Date, ms: number) => new Date(base.getTime() + ms);
 
 describe('webhook delivery telemetry', () => {
   it('when a delivery fails once and then succeeds, then attempts count retry and succeeded, the lag histogram records event-to-success time, and each attempt is one webhook.deliver span linked to the event\'s trace', async () => {
-    const ep = await createEndpoint(owner, tenantId, { url: receiver.url, eventTypes: ['incident.created'] });
-    receiver.secrets = [ep.secret];
-    receiver.replies.push({ status: 500 });
+    const ep = await createEndpoint(s.owner, s.tenantId, { url: s.receiver.url, eventTypes: ['incident.created'] });
+    s.receiver.secrets = [ep.secret];
+    s.receiver.replies.push({ status: 500 });
     const { traceId, spanIds, occurredAt } = await incidentWithTrace('Checkout down');
     spanExporter.reset();
     const countsBefore = await attemptCounts();
     const lagBefore = await histogramTotals(WEBHOOK_METRIC.lag);
 
-    await worker.drain(at(occurredAt, 2_000));
+    await s.worker.drain(at(occurredAt, 2_000));
     // Attempt 2 comes due 5 s after the first (the schedule, jitter pinned to none).
-    await worker.drain(at(occurredAt, 8_000));
-    expect(receiver.received).toHaveLength(2);
+    await s.worker.drain(at(occurredAt, 8_000));
+    expect(s.receiver.received).toHaveLength(2);
 
     expect(moved(countsBefore, await attemptCounts())).toEqual({ succeeded: 1, retry: 1, failed: 0, gone: 0 });
     const lag = await histogramTotals(WEBHOOK_METRIC.lag);
@@ -93,7 +72,7 @@ describe('webhook delivery telemetry', () => {
       expect(isKind(span, SpanKind.CLIENT)).toBe(true);
       expect(span.attributes['webhook.event_type']).toBe('incident.created');
       // The receiver's origin only: its path and query (a token) never reach a span.
-      expect(span.attributes['server.address']).toBe(new URL(receiver.url).origin);
+      expect(span.attributes['server.address']).toBe(new URL(s.receiver.url).origin);
       expect(JSON.stringify(span.attributes)).not.toContain('receiver-token');
       // A root span of its own trace, linked to a span of the request that wrote the event.
       expect(span.parentSpanContext).toBeUndefined();
@@ -106,15 +85,15 @@ describe('webhook delivery telemetry', () => {
   });
 
   it('when the endpoint answers 410, then the attempt counts as gone, records no lag, and its span says gone with an error status', async () => {
-    const ep = await createEndpoint(owner, tenantId, { url: receiver.url, eventTypes: ['incident.created'] });
-    receiver.secrets = [ep.secret];
-    receiver.replies.push({ status: 410 });
+    const ep = await createEndpoint(s.owner, s.tenantId, { url: s.receiver.url, eventTypes: ['incident.created'] });
+    s.receiver.secrets = [ep.secret];
+    s.receiver.replies.push({ status: 410 });
     const { traceId, occurredAt } = await incidentWithTrace('Gone receiver');
     spanExporter.reset();
     const countsBefore = await attemptCounts();
     const lagBefore = await histogramTotals(WEBHOOK_METRIC.lag);
 
-    await worker.drain(at(occurredAt, 1_000));
+    await s.worker.drain(at(occurredAt, 1_000));
 
     expect(moved(countsBefore, await attemptCounts())).toEqual({ succeeded: 0, retry: 0, failed: 0, gone: 1 });
     expect((await histogramTotals(WEBHOOK_METRIC.lag)).count).toBe(lagBefore.count);

@@ -10,9 +10,8 @@ import { findAlert, listAlertRows } from './alerts.queries.js';
 import type { ListAlertsQuery } from './alerts.schema.js';
 
 export async function listAlerts(tx: Queryable, tenantId: string, query: ListAlertsQuery) {
-  const filters = { status: query.status, sourceId: query.sourceId, incidentId: query.incidentId };
-  const page = pageRequest(query, filters);
-  const rows = await listAlertRows(tx, tenantId, filters, page);
+  const page = pageRequest(query, query);
+  const rows = await listAlertRows(tx, tenantId, query, page);
   return pageOf(rows, page, presentAlert);
 }
 

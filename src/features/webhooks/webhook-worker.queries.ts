@@ -8,12 +8,10 @@ export function withWebhookWorkerTx<T>(db: Database, fn: (tx: Queryable) => Prom
 }
 
 /**
- * Fan-out: for up to `endpoints` enabled endpoints that have events after their cursor, locks each
- * (SKIP LOCKED: another worker has it), turns up to `events` events after the cursor into deliveries
- * (those whose type it subscribes to) and moves the cursor past every event it looked at, in one
- * statement. FOR UPDATE reads the newest committed cursor, so two workers never deliver one event
- * twice; seq increases in commit order, so the cursor never passes an event not yet visible.
- * With `tenantId`, only that tenant's endpoints (a worker confined to one tenant).
+ * Fan-out, in one statement: locks up to `endpoints` endpoints with events after their cursor,
+ * turns up to `events` of those events into deliveries (the subscribed types) and moves the cursor
+ * past all it looked at. FOR UPDATE reads the newest cursor, so no event is handed out twice; seq
+ * follows commit order, so the cursor never passes an event not yet visible.
  */
 export async function fanOut(tx: Queryable, now: Date, endpoints: number, events: number, tenantId: string | null = null): Promise<number> {
   const { rows } = await tx.query<{ created: number }>(
@@ -65,11 +63,9 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` due deliveries (SKIP LOCKED: each goes to one worker) with a lease until
- * `leaseUntil` and a fencing token. A delivery whose previous lease ran out (its worker died
- * mid-attempt) is claimed again; the lost attempt is written to the log as such. Returns each
- * delivery with what the attempt needs: the URL, the secrets still signing, the event. With
- * `tenantId`, only that tenant's (as fan-out's).
+ * Claims up to `limit` due deliveries under a lease and a fencing token, with what an attempt
+ * needs (URL, signing secrets, event). A delivery whose lease ran out (its worker died mid-attempt)
+ * is claimed again and its lost attempt logged as such.
  */
 export async function claimDeliveries(
   tx: Queryable,

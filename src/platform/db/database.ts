@@ -1,8 +1,6 @@
 /**
- * One small interface over node-postgres and PGlite. Feature code only ever sees `Queryable`
- * inside a transaction opened by `withTenantTx`, `withAccountTx` or `withLookupTx`; all three run
- * as the RLS-bound app role with transaction-local settings, so a forgotten `WHERE tenant_id`
- * still cannot cross tenants.
+ * One interface over node-postgres and PGlite. Transactions are opened only through tx.ts; app-role
+ * ones run with transaction-local settings, so a forgotten `WHERE tenant_id` cannot cross tenants.
  */
 import type { ReadPosition } from './read-position.js';
 
@@ -12,19 +10,15 @@ export interface QueryResult<T> {
 }
 
 /**
- * A transaction, as feature code sees it. Statements issued in the same tick leave in one write
- * and are not waited for one by one (pipelining): issue independent statements together and await
- * them together (`Promise.all`). Once the transaction starts to commit (or roll back) it is closed:
- * a statement issued after that rejects with `TxClosedError` and never reaches the database.
+ * A transaction. Statements issued in the same tick leave in one write (pipelining), so await
+ * independent ones together. Once it starts to commit or roll back, a statement issued on it
+ * rejects with `TxClosedError` and never reaches the database.
  */
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
-  /**
-   * Runs `fn` once this transaction has committed, never if it rolls back: for effects that must
-   * not outlive a rolled-back change (metrics, in-process caches). A callback that throws is ignored.
-   */
+  /** Runs `fn` once this transaction has committed, never if it rolls back; a throw is ignored. */
   afterCommit(fn: () => void): void;
   /** State kept for this transaction's length, one value per slot (created on first use). */
   local<T>(slot: TxSlot<T>): T;
@@ -50,11 +44,7 @@ export interface TxSettings {
   /** Narrow cross-tenant lookups, each allowed by its own reviewed RLS policy. */
   inviteTokenHash?: string;
   apiKeyPublicId?: string;
-  /**
-   * Statements the transaction runs right behind its preamble, in order and in the same round
-   * trip (the caller's identity, a quota count); the features that own the tables supply them.
-   * Their rows are `TxOpened.lookups`.
-   */
+  /** Statements sent right behind the preamble, in the same round trip; rows in `TxOpened.lookups`. */
   lookups?: readonly TxLookup[];
 }
 
@@ -70,17 +60,13 @@ export interface TxOpened {
   standby?: boolean;
 }
 
-/**
- * Read-your-writes routing of one app-role transaction; it matters only when `replicaReads` (a
- * PostgreSQL database with DATABASE_READ_HOSTS), and is ignored otherwise.
- */
+/** Read-your-writes routing of one app-role transaction; ignored unless `replicaReads`. */
 export interface TxRouting {
   /** The caller's position: advanced after a write transaction commits, read by a replica read. */
   position: ReadPosition;
   /**
-   * The work only reads: it may run (READ ONLY) on a standby that has replayed `position.lsn`
-   * (any standby when that is null), else on the primary. Work that tries to write anyway is run
-   * again on the primary.
+   * The work only reads: it may run READ ONLY on a standby that has replayed `position.lsn` (any
+   * standby when null); work that tries to write anyway is run again on the primary.
    */
   readOnly: boolean;
 }
@@ -118,10 +104,8 @@ const IN_FAILED_TX = '25P02';
 export interface TxControl {
   tx: Queryable;
   /**
-   * Closes the transaction (every later statement rejects with TxClosedError), then waits for
-   * every statement issued before, and throws the first failure, if any. Before COMMIT this is
-   * what makes a statement's failure fail the transaction (a COMMIT after a failed statement
-   * would otherwise quietly roll back); before ROLLBACK it leaves nothing in flight.
+   * Closes the transaction, waits for every statement issued before, and throws the first
+   * failure. Needed before COMMIT: a COMMIT after a failed statement quietly rolls back instead.
    */
   close(): Promise<void>;
   /** Runs the `afterCommit` callbacks, in registration order. */
@@ -129,11 +113,10 @@ export interface TxControl {
 }
 
 /**
- * Builds a transaction over a driver's `run` (which must execute statements in the order they
- * were issued). Statements after a failed one fail with "current transaction is aborted"; whoever
- * awaits one of those gets the first failure instead, so the error mapped to the response is the
- * cause, not its echo. Every returned promise is already handled, so a statement left unawaited
- * because the request failed first is no unhandled rejection.
+ * A transaction over a driver's `run`, which must execute statements in the order issued. A
+ * statement that fails only because an earlier one did (25P02) rejects with the earlier failure,
+ * so the response reports the cause, not its echo. Every returned promise is already handled: a
+ * statement left unawaited because the request failed first is no unhandled rejection.
  */
 export function openTransaction(
   run: <T>(sql: string, params?: readonly unknown[]) => Promise<QueryResult<T>>,
@@ -200,9 +183,8 @@ function literal(value: string | null | undefined, re: RegExp, name: string): st
 
 /**
  * Timeouts set per transaction, not as startup parameters: a transaction-mode pooler (PgBouncer)
- * refuses unknown startup parameters, or drops them when told to ignore them, and a blocked
- * statement would then hold its connection with no limit. As `set_config(..., true)` calls (the
- * same as SET LOCAL) so that they join the opening SELECT.
+ * refuses or drops unknown startup parameters, and a blocked statement would then hold its
+ * connection with no limit.
  */
 export function timeoutSettings(statementTimeoutMs: number): string {
   const ms = Math.trunc(statementTimeoutMs);
@@ -213,11 +195,9 @@ export function timeoutSettings(statementTimeoutMs: number): string {
 }
 
 /**
- * The statement that opens an app-role transaction, as one simple-protocol query: BEGIN, then one
- * SELECT of transaction-local settings (the timeouts when given, the role, the request's
- * context). Values are validated against strict patterns before they are inlined, so nothing
- * user-controlled reaches the SQL text unchecked. `set_config('role', ..., true)` is SET LOCAL
- * ROLE, so every later statement is planned and run as the app role.
+ * BEGIN and one SELECT of transaction-local settings, as one simple-protocol query (hence inlined
+ * values, each checked against a strict pattern first). `set_config('role', ..., true)` is SET
+ * LOCAL ROLE: every later statement is planned and run as the app role.
  */
 export function appTxPreamble(s: TxSettings, statementTimeoutMs: number | null = null): string {
   return (
@@ -230,10 +210,7 @@ export function appTxPreamble(s: TxSettings, statementTimeoutMs: number | null =
   );
 }
 
-/**
- * A parameterised statement the transaction runs right behind its preamble, in the same round trip
- * (a separate statement, so a prepared one: planned once per connection, not per request).
- */
+/** A statement sent behind the preamble: separate from it, so it can be a prepared statement. */
 export interface TxLookup {
   sql: string;
   params: unknown[];

@@ -8,18 +8,11 @@ export interface PgliteOptions {
   /** A directory for durable data, or null for an in-memory database. */
   dataDir: string | null;
   statementTimeoutMs: number;
-  /**
-   * A data directory dumped by `dumpDataDir`, to start an in-memory database from instead of an
-   * empty one: the test suite migrates once and loads the result, which skips initdb and the
-   * migrations for every app it builds.
-   */
+  /** A dumped data directory to start an in-memory database from (the test suite migrates once). */
   loadDataDir?: Blob;
 }
 
-/**
- * A transaction's statements run one after another in the order issued, as on a pipelining
- * PostgreSQL connection: an unawaited statement must not be overtaken by a later one.
- */
+/** Statements run in the order issued, as on a pipelining connection: none overtakes an unawaited one. */
 function orderedTransaction(tx: Transaction, statementTrace: StatementTrace | null): TxControl {
   let tail: Promise<unknown> = Promise.resolve();
   const inOrder = <R>(step: () => Promise<R>): Promise<R> => {
@@ -41,14 +34,10 @@ function orderedTransaction(tx: Transaction, statementTrace: StatementTrace | nu
 }
 
 const TARGET: DbTarget = { prefix: 'pglite', namespace: 'pglite' };
-/** The settings statement as spans show it: every inlined value is `?`, so one text for all, redacted once. */
+/** The settings statement as spans show it, redacted once. */
 const SETTINGS_TEXT = redactSqlLiterals(appTxPreamble({ tenantId: null, userId: null }).replace(/^BEGIN; /, ''));
 
-/**
- * The embedded default: PostgreSQL compiled to WASM, in this process. It has one connection, and
- * PGlite serialises transactions on it, so concurrency tests still see real locking semantics
- * (one writer at a time), which is stricter than a pool.
- */
+/** The embedded default: PostgreSQL compiled to WASM, one connection, transactions serialised on it. */
 export async function createPgliteDatabase(opts: PgliteOptions): Promise<Database & { pglite: PGlite }> {
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
   const pglite = opts.dataDir ? await PGlite.create(opts.dataDir) : await PGlite.create(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
@@ -66,12 +55,10 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
       try {
         const found = await Promise.all(lookups.map((l) => opened.tx.query(l.sql, l.params)));
         const value = await fn(opened.tx, { lookups: found.map((r) => r.rows) });
-        // Closed, and everything issued waited for, before PGlite commits.
         await opened.close();
         return { value, opened };
       } catch (err) {
-        // Nothing of the transaction is left queued when PGlite rolls back; the handler's error
-        // (often a mapped one) is what the request reports.
+        // Nothing left queued at rollback; the handler's error is what the request reports.
         await opened.close().catch(() => undefined);
         throw err;
       }
@@ -87,8 +74,7 @@ export async function createPgliteDatabase(opts: PgliteOptions): Promise<Databas
     pglite,
     withAppTx: (settings: TxSettings, fn) => run(appTxPreamble(settings), settings.lookups ?? [], fn),
     withSystemTx: (fn) => run(null, [], fn),
-    // In process: PGlite delivers a transaction's notifications to its listeners at commit, and
-    // none is ever lost, so listening starts once.
+    // In process, none is ever lost: listening starts once.
     async listen(channel, onNotify, onReconnect) {
       assertChannelName(channel);
       const unlisten = await pglite.listen(channel, onNotify);

@@ -42,11 +42,7 @@ export interface PostgresOptions {
   poolMax: number;
   statementTimeoutMs: number;
   connectionTimeoutMs: number;
-  /**
-   * Named prepared statements: each statement text is parsed and planned once per connection,
-   * then only bound and executed. Off behind a transaction-mode pooler that does not track them
-   * (PgBouncer before 1.21, or without `max_prepared_statements`).
-   */
+  /** Named prepared statements; off behind a pooler that does not track them (PgBouncer < 1.21). */
   preparedStatements: boolean;
   /** Distinct statement texts named per pool (see statement-names.ts); default 1000. */
   maxNamedStatements?: number;
@@ -62,13 +58,12 @@ export interface PostgresOptions {
  */
 const COMMIT_POSITION_SQL = 'SELECT pg_current_wal_insert_lsn()::text AS lsn';
 
-/** Where a transaction runs: the primary's pool, or a standby's for a replica read. */
 interface TxSource {
   pool: pg.Pool;
   target: DbTarget;
 }
 
-/** What a transaction does besides its work: a gate before it (replica reads), a commit position after it. */
+/** A replica read's gate before the transaction; a write's commit-position capture after it. */
 interface TxExtras {
   gate: TxGate | null;
   capture: ((lsn: string) => void) | null;
@@ -93,9 +88,7 @@ function socketOf(client: pg.PoolClient): CorkableStream | null {
 
 /**
  * A transaction on a pipelining client. Statements issued in the same tick are corked into one
- * write (node-postgres writes each statement on its own otherwise), and the client sends each
- * one at once instead of waiting for the previous answer: a request that issues its independent
- * statements together pays one round trip for them.
+ * write (node-postgres writes each on its own otherwise).
  */
 function pipelinedTransaction(client: pg.PoolClient, names: StatementNames | null, statementTrace: StatementTrace | null): TxControl {
   const socket = socketOf(client);
@@ -134,10 +127,8 @@ function dbTarget(url: string): DbTarget {
 }
 
 export function createPostgresDatabase(opts: PostgresOptions): Database & { pool: pg.Pool; statementNames: StatementNames | null } {
-  // Spans name the first host of a list; which one answers is in the 'database primary found' log.
   const target = dbTarget(databaseHosts(opts.url)?.[0]?.url ?? opts.url);
-  // Per pool: each pool's connections prepare their own statements, and two pools (two apps in
-  // one process, tests) must not share one budget.
+  // Per pool: two pools (two apps in one process, tests) must not share one budget.
   const statementNames = opts.preparedStatements
     ? createStatementNames(opts.maxNamedStatements ?? DEFAULT_MAX_NAMED_STATEMENTS, ({ named, sql }) => {
         opts.logger.warn(
@@ -152,24 +143,20 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     idleTimeoutMillis: 30_000,
     application_name: 'incident-tracker-api',
     types: typeParsers,
-    // Statements are sent without waiting for the previous answer (see pipelinedTransaction); each keeps
-    // its own Sync, so one failure still fails only the statements behind it in its transaction.
+    // Each statement keeps its own Sync, so a failure fails only the statements behind it.
     pipeline: true,
   };
   const pool = createPool(opts.url, poolConfig, opts.logger);
-  // An idle client losing its connection (server restart, pg_terminate_backend) must never take
-  // the process down; the pool replaces the client on the next checkout.
+  // An idle client losing its connection must not take the process down.
   pool.on('error', (err) => {
     opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle database client error');
   });
 
   /**
-   * Checks a client out with `onError` already listening. The pool stops listening for a
-   * client's errors when it hands the client out, and a connection that dies while checked out
-   * (pg_terminate_backend, a restart) emits 'error' on the client: with no listener that crashes
-   * the process. The callback form runs in the same tick as the hand-over; awaiting
-   * `pool.connect()` would leave a gap in which the termination message, arriving in the same
-   * read as the connection's first ReadyForQuery, finds no listener.
+   * Checks a client out with `onError` already listening: a checked-out client's 'error' with no
+   * listener crashes the process. The callback form runs in the same tick as the hand-over;
+   * awaiting `pool.connect()` leaves a gap in which a termination message, arriving in the same
+   * read as the first ReadyForQuery, finds no listener.
    */
   function checkout(from: pg.Pool, onError: (err: Error) => void): Promise<pg.PoolClient> {
     return new Promise((resolve, reject) => {
@@ -184,7 +171,7 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     });
   }
 
-  // As spans show them: every literal is `?`, so one text per kind of transaction, redacted once.
+  // Span texts: literals redacted once, one text per kind of transaction.
   const appPreambleText = redactSqlLiterals(appTxPreamble({ tenantId: null, userId: null }, opts.statementTimeoutMs));
   const systemPreamble = `BEGIN; SELECT ${timeoutSettings(opts.statementTimeoutMs)}`;
   const systemPreambleText = redactSqlLiterals(systemPreamble);
@@ -199,9 +186,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     source: TxSource = primary,
     extras: TxExtras = NO_EXTRAS,
   ): Promise<T> {
+    // A client that reported an error is discarded on release, not pooled.
     let broken = false;
-    // The next query on a client that reported an error fails, so the request gets 503 and the
-    // client is discarded instead of going back to the pool.
     const onError = (err: Error): void => {
       broken = true;
       opts.logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'database client error during a transaction');
@@ -210,9 +196,8 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
     const client = await checkout(source.pool, onError);
     const control = pipelinedTransaction(client, statementNames, statementTrace);
     try {
-      // The lookups are sent right behind the preamble without waiting for its answer (one round
-      // trip); being prepared statements of their own, they run once the preamble has set the role.
-      // A replica read's gate sends its first check ahead of all of them, in the same write.
+      // One round trip: the gate's first check, the preamble, the lookups (run as the role the
+      // preamble set).
       const gate = extras.gate?.(client) ?? null;
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
@@ -223,28 +208,24 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       }
       await opening;
       const result = await fn(control.tx, { lookups: (await found).map((r) => r.rows), standby: source !== primary });
-      // Closed first, then COMMIT is sent at once, behind whatever is still in flight (usually in
-      // the same write). If one of those statements failed, PostgreSQL answers this COMMIT with a
-      // rollback, and close() reports the statement's error.
+      // COMMIT leaves behind whatever is still in flight; after a failed statement it is answered
+      // as a rollback, and close() reports the statement's error.
       const settled = control.close();
       const commit = traced(statementTrace, 'COMMIT', () => client.query('COMMIT'));
       commit.catch(() => undefined);
-      // The commit position rides the same write as COMMIT (the runner's own statement, outside
-      // the closed transaction): no extra round trip.
+      // The runner's own statement, behind COMMIT in the same write.
       const position = extras.capture === null ? null : client.query<{ lsn: string }>(COMMIT_POSITION_SQL);
       position?.catch(() => undefined);
       await settled;
       const committed = await commit;
       if (committed.command !== 'COMMIT') throw new Error(`COMMIT answered ${committed.command}`);
-      // A lost answer here is no failed write: the caller just has no newer position to wait for
-      // (its reads then go wherever its last known position allows).
+      // A lost answer is no failed write: the caller just keeps its older position.
       const lsn = position === null ? undefined : (await position.catch(() => null))?.rows[0]?.lsn;
       if (lsn !== undefined) extras.capture?.(lsn);
       control.committed();
       return result;
     } catch (err) {
-      // Nothing of the transaction is left in flight when it rolls back; the handler's error,
-      // often a mapped one, is what the request reports.
+      // Nothing left in flight at ROLLBACK; the handler's error is what the request reports.
       await control.close().catch(() => undefined);
       try {
         await traced(statementTrace, 'ROLLBACK', () => client.query('ROLLBACK'));
@@ -261,13 +242,9 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
   const stopObservingPool = observePool(pool, target.namespace ?? 'postgres');
   const listeners = new Set<() => Promise<void>>();
   const replicas = opts.readHosts?.length ? new ReadReplicas(opts.readHosts, poolConfig, opts.logger) : null;
-  // Spans show a replica read's opening statement as READ ONLY; the preamble's literals stay `?`.
   const readOnlyPreambleText = appPreambleText.replace(/^BEGIN;/, 'BEGIN READ ONLY;');
 
-  /**
-   * Without standbys, or without routing, exactly the primary's transaction. With both: a write
-   * learns its commit position; a read-only one goes to a standby that has replayed the caller's.
-   */
+  /** With standbys and routing: a write learns its commit position; a read goes to a caught-up standby. */
   function withAppTx<T>(settings: TxSettings, fn: (tx: Queryable, opened: TxOpened) => Promise<T>, routing?: TxRouting): Promise<T> {
     const preamble = appTxPreamble(settings, opts.statementTimeoutMs);
     const lookups = settings.lookups ?? [];

@@ -1,12 +1,9 @@
 import { perMeterProvider } from '../telemetry/instruments.js';
 
 /**
- * Names for prepared statements, one set per pool. A named statement is parsed and planned once
- * per connection and then only bound and executed. Every statement text in this code base is a
- * fixed string (see README, "SQL"), so the number of texts is bounded by the code, not by input;
- * the limit is a guard against a future statement that builds its text from input. Past it,
- * statements still run, unnamed (parsed on every execution): that is logged once per pool and
- * counted in `db.client.unnamed_statements`, never silent.
+ * Names for prepared statements, one set per pool. Statement texts are fixed strings
+ * (docs/architecture.md, Transactions), so the limit only guards against a text built from input;
+ * past it statements run unnamed, logged once per pool and counted in `db.client.unnamed_statements`.
  */
 export interface StatementNames {
   /** The name for `sql`, or undefined once the pool's limit is reached and `sql` is new. */

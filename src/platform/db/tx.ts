@@ -5,10 +5,7 @@ export interface TenantTxContext {
   userId: string | null;
 }
 
-/**
- * Runs `fn` in one transaction as the RLS-bound app role with the tenant (and user) set
- * transaction-locally. Every tenant-scoped read and write in request handling goes through here.
- */
+/** A transaction as the RLS-bound app role with the tenant (and user) set transaction-locally. */
 export function withTenantTx<T>(db: Database, ctx: TenantTxContext, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   return db.withAppTx({ tenantId: ctx.tenantId, userId: ctx.userId }, fn);
 }
@@ -34,9 +31,8 @@ export function withLookupTx<T>(
 }
 
 /**
- * A request's transaction opened with lookups in its first round trip (the caller's identity, a
- * quota count): the route pipeline's entry point (src/platform/http/route.ts). `routing` (replica
- * reads, src/platform/http/consistency.ts) is undefined unless DATABASE_READ_HOSTS is set.
+ * The route pipeline's transaction, with lookups in its first round trip (identity, quota count);
+ * `routing` only with DATABASE_READ_HOSTS (consistency.ts).
  */
 export function withOpenedTx<T>(
   db: Database,
@@ -47,11 +43,7 @@ export function withOpenedTx<T>(
   return db.withAppTx(settings, fn, routing);
 }
 
-/**
- * A background worker's transaction: the app role (RLS applies) with `app.worker` set to the
- * worker's name, which only that worker's narrow policies admit (see the migration that declares
- * them). Request handling never sets it.
- */
+/** A background worker's transaction: `app.worker` set, which only its narrow RLS policies admit. */
 export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Queryable) => Promise<T>): Promise<T> {
   return db.withAppTx({ tenantId: null, userId: null }, async (tx) => {
     await tx.query("SELECT set_config('app.worker', $1, true)", [worker]);

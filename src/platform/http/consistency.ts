@@ -1,9 +1,7 @@
 /**
- * Step: read-your-writes across standbys (DATABASE_READ_HOSTS; README "High availability"). A
- * tenant route's transaction carries the caller's position: writes advance it and return it as
- * the `Consistency-Token` header (and, for browser sessions, a cookie); a GET goes to a standby
- * only once the standby has replayed that position. Without DATABASE_READ_HOSTS none of this runs:
- * no routing, no header, no extra statement.
+ * Step: read-your-writes across standbys (DATABASE_READ_HOSTS; README "High availability"). Writes
+ * return the caller's position (`Consistency-Token`, and a cookie for browser sessions); a GET goes
+ * to a standby only once it has replayed that position. Off, none of this runs.
  */
 import type { Request, Response } from 'express';
 import type { Database, TxOpened, TxRouting } from '../db/database.js';

@@ -6,10 +6,9 @@ import { AppError } from './errors.js';
 const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 const TTL_MS = 24 * 60 * 60 * 1000;
 /**
- * A claim still in progress after this long belongs to a request that died without releasing it
- * (its process was killed, or the database failed over under it): no request transaction outlives
- * its statement and idle-in-transaction timeouts by that much, so the claim's write can no longer
- * commit, and a retry with the same key takes the claim over instead of answering 409 for a day.
+ * A claim still in progress after this long belongs to a request that died without releasing it:
+ * no request transaction outlives its timeouts by that much, so a retry may take the claim over
+ * instead of answering 409 for a day.
  */
 export const ABANDONED_CLAIM_MS = 2 * 60 * 1000;
 
@@ -55,9 +54,8 @@ export function requestFingerprint(method: string, path: string, body: unknown):
 }
 
 /**
- * Claims the key; the caller commits the claim in a transaction of its own, before the request's,
- * so that a concurrent duplicate sees it in progress. Returns a stored response to replay, or null
- * when this request owns the key and must run.
+ * Claims the key, in a transaction committed before the request's (a concurrent duplicate then sees
+ * it in progress). Returns a stored response to replay, or null when this request must run.
  */
 export async function claimIdempotencyKey(tx: Queryable, scope: IdempotencyScope, now: Date): Promise<StoredResponse | null> {
   const { table, columns, where, params } = rowOf(scope);

@@ -1,9 +1,6 @@
 import type { Response } from 'express';
 
-/**
- * A JSON response body. A promise is not one (its `then` does not fit), so a handler cannot
- * return a body that settles later by mistake: that takes `whenAnswered`.
- */
+/** A JSON response body; a promise does not fit (`then`), so a late body takes `whenAnswered`. */
 export type ResponseBody =
   | string
   | number
@@ -33,15 +30,12 @@ export interface PendingResult {
 }
 
 /**
- * The answer to a request whose last statements are still in flight when the handler returns:
- * the transaction closes and its COMMIT leaves in the same round trip as they do, and `present`
- * builds the response once they are answered. `present` is synchronous and only presents rows;
- * any statement it tried to issue would be refused (the transaction is closed). If a statement
- * fails, the commit becomes a rollback and the request fails with that statement's error.
- * Tenant routes only.
+ * A tenant handler's answer from statements still in flight: COMMIT shares their round trip and
+ * `present` (synchronous; the transaction is closed by then) builds the response from their rows.
+ * If one fails, the transaction rolls back and the request fails with its error.
  */
 export function whenAnswered<R>(answer: Promise<R>, present: (answer: R) => HttpResult): PendingResult {
-  // A failed statement fails the transaction, which then never settles this result.
+  // A failure is reported by the transaction, which then never settles this result.
   answer.catch(() => undefined);
   return {
     [PENDING]: true,

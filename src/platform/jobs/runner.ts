@@ -2,14 +2,12 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 
 /**
- * One kind of durable background work: rows written in the transaction of the change they belong
- * to, claimed by any worker on any node with `FOR UPDATE SKIP LOCKED`, each under a lease (a
- * worker that dies holding a row frees it when the lease ends). Mail is one; a feature adds its
- * own by returning it from `featureJobQueues`.
+ * One kind of durable background work: rows claimed by any worker on any node with `FOR UPDATE
+ * SKIP LOCKED` under a lease, so a worker that dies frees its rows when the lease ends.
  */
 export interface JobQueue {
   readonly name: string;
-  /** Claims up to `limit` due items (FOR UPDATE SKIP LOCKED), works them, records outcomes; returns how many it handled. */
+  /** Claims up to `limit` due items, works them and records outcomes; returns how many it handled. */
   runOnce(now: Date, limit: number): Promise<number>;
 }
 
@@ -24,10 +22,8 @@ export interface JobRunnerOptions {
 }
 
 /**
- * Runs the queues of this process: polls each one, and `wake(name)` (called after a commit that
- * queued work) runs it at once. A queue is never run twice at the same time in one process, so a
- * wake-up during a run becomes one more run after it; other processes share the rows through their
- * claims.
+ * Runs this process's queues: each is polled, and `wake(name)` after a commit runs it at once. A
+ * queue never runs twice at a time in one process: a wake-up during a run becomes one run after it.
  */
 export class JobRunner {
   private readonly queues: Map<string, JobQueue>;
@@ -35,7 +31,7 @@ export class JobRunner {
   private readonly logger: Logger;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
-  /** Per queue: the run in progress (each run chains behind the one before). */
+  /** Per queue: the run in progress. */
   private readonly running = new Map<string, Promise<void>>();
   /** Per queue: a run is already chained behind the current one. */
   private readonly rerun = new Set<string>();
@@ -55,7 +51,6 @@ export class JobRunner {
     return [...this.queues.keys()];
   }
 
-  /** Starts polling (and makes `wake` run queues). */
   start(): void {
     if (this.started) return;
     this.started = true;
@@ -63,10 +58,7 @@ export class JobRunner {
     this.schedulePoll();
   }
 
-  /**
-   * Runs the named queue (every queue without a name) soon, unless the runner is not started: on
-   * a later turn of the event loop, so that the request whose commit woke it finishes first.
-   */
+  /** Runs the named queue (every queue without a name) on a later turn, so the waking request finishes first. */
   wake(queueName?: string): void {
     if (!this.started) return;
     for (const name of queueName === undefined ? this.queueNames : [queueName]) {
@@ -108,9 +100,8 @@ export class JobRunner {
   }
 
   /**
-   * Runs a queue after any run in progress. A wake-up while a run is in progress and another is
-   * already waiting adds nothing: the waiting one will see the new rows. Resolves to how many
-   * items this run handled (0 when it was coalesced into the waiting one).
+   * Runs a queue after any run in progress; a wake-up while another run already waits adds nothing
+   * (that run sees the new rows). Resolves to how many items this run handled.
    */
   private runQueue(name: string, forced: boolean): Promise<number> {
     const queue = this.queues.get(name) as JobQueue;

@@ -31,9 +31,8 @@ export interface ClaimedMail {
 }
 
 /**
- * Claims due rows of a scope for one lease: skips rows another worker has locked (it is claiming
- * them right now), and moves `run_at` to the lease's end, so a row whose worker dies before
- * recording an outcome is due again then. Every claim counts as an attempt.
+ * Claims due rows of a scope for one lease: `run_at` moves to the lease's end, so a row whose
+ * worker dies is due again then. Every claim counts as an attempt.
  */
 export async function claimDueMail(tx: Queryable, scope: string, now: Date, leaseId: string, leaseEnd: Date, limit: number): Promise<ClaimedMail[]> {
   const { rows } = await tx.query<ClaimedMail>(
@@ -47,10 +46,7 @@ export async function claimDueMail(tx: Queryable, scope: string, now: Date, leas
   return rows;
 }
 
-/**
- * Records a delivery, and drops the body (its link and token) at once. Only the lease that
- * claimed the row may: false when the lease had ended and another worker claimed the row again.
- */
+/** Records a delivery and drops the body (its link); false when the row is no longer this lease's. */
 export async function markMailSent(tx: Queryable, id: string, leaseId: string, now: Date): Promise<boolean> {
   const { rowCount } = await tx.query(
     `UPDATE mail_outbox SET sent_at = $3, body = NULL, lease_id = NULL, last_error = NULL
@@ -72,4 +68,18 @@ export async function markMailFailed(tx: Queryable, id: string, leaseId: string,
     [id, leaseId, now, retryAt, error],
   );
   return rowCount === 1;
+}
+
+/**
+ * Deletes up to `limit` rows of a scope that were sent or given up on before `before` (their
+ * bodies are already NULL); returns how many. A sequential scan outside the due index, which is
+ * why the queue runs it at most once per interval, in small batches.
+ */
+export async function pruneFinishedMail(tx: Queryable, scope: string, before: Date, limit: number): Promise<number> {
+  const { rowCount } = await tx.query(
+    `DELETE FROM mail_outbox WHERE id IN (SELECT id FROM mail_outbox
+      WHERE scope = $1 AND (sent_at < $2 OR given_up_at < $2) LIMIT $3 FOR UPDATE SKIP LOCKED)`,
+    [scope, before, limit],
+  );
+  return rowCount;
 }

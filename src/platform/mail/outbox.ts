@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
 import type { JobQueue } from '../jobs/runner.js';
 import type { Mailer, MailMessage } from './mailer.js';
-import { claimDueMail, insertOutboxMail, markMailFailed, markMailSent, type ClaimedMail } from './outbox.queries.js';
+import { claimDueMail, insertOutboxMail, markMailFailed, markMailSent, pruneFinishedMail, type ClaimedMail } from './outbox.queries.js';
 
 export const MAIL_QUEUE = 'mail';
 
@@ -16,9 +16,7 @@ export interface OutgoingMail extends MailMessage {
 
 /**
  * Where features put mail: a row in the caller's transaction, so a rolled-back change sends
- * nothing and a committed one is delivered even if this process stops right after the commit.
- * After the commit the mail queue is woken (a no-op where this process runs no workers: a worker
- * node's poll finds the row).
+ * nothing and a committed one survives a restart. The commit wakes the mail queue.
  */
 export class MailOutbox {
   constructor(
@@ -50,11 +48,7 @@ export interface RetryPolicy {
 /** About 3 hours of an unreachable SMTP server before a mail is given up on. */
 export const MAIL_RETRY: RetryPolicy = { maxAttempts: 25, baseDelayMs: 2000, maxDelayMs: 10 * 60_000 };
 
-/**
- * The wait after the `attempts`-th failed attempt: doubling from `baseDelayMs` up to `maxDelayMs`,
- * plus up to 20% jitter so that rows failed together do not all come back at once; null once
- * `maxAttempts` are used up.
- */
+/** The wait after the `attempts`-th failure: doubling to `maxDelayMs`, plus up to 20% jitter; null when given up. */
 export function retryDelayMs(policy: RetryPolicy, attempts: number, random: () => number = Math.random): number | null {
   if (attempts >= policy.maxAttempts) return null;
   const delay = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
@@ -70,19 +64,26 @@ export interface MailQueueOptions {
   /** How long a claim holds its rows: longer than a batch of sends can take (they run at once). */
   leaseMs?: number;
   retry?: RetryPolicy;
+  /** How long sent and given-up rows are kept (for support questions) before they are deleted; default 30 days. */
+  retentionMs?: number;
+  /** Rows one prune deletes at most; a full batch makes the next run prune again. */
+  pruneBatch?: number;
+  /** How often finished rows are looked for once none were left to delete; default 10 minutes. */
+  pruneIntervalMs?: number;
 }
 
+export const MAIL_RETENTION_MS = 30 * 24 * 3_600_000;
+
 /**
- * Delivers outbox rows: claims due ones in a short transaction (as the owning role: the worker
- * reads across tenants and accounts), sends them outside any transaction, then records each
- * outcome under the claim's lease. A crash between claim and outcome leaves the row to be claimed
- * again when the lease ends; the one duplicate that can still happen is a crash after the SMTP
- * server accepted a message and before its row was marked sent.
+ * Delivers outbox rows: claims due ones (as the owning role: the table is for no request to read),
+ * sends them outside any transaction, records each outcome under the claim's lease. The one
+ * duplicate left is a crash after the SMTP server accepted a message and before its row was marked.
  */
 export class MailQueue implements JobQueue {
   readonly name = MAIL_QUEUE;
   private readonly leaseMs: number;
   private readonly retry: RetryPolicy;
+  private nextPruneAt = 0;
 
   constructor(private readonly opts: MailQueueOptions) {
     this.leaseMs = opts.leaseMs ?? 60_000;
@@ -93,12 +94,24 @@ export class MailQueue implements JobQueue {
     const leaseId = randomUUID();
     const leaseEnd = new Date(now.getTime() + this.leaseMs);
     const claimed = await this.opts.db.withSystemTx((tx) => claimDueMail(tx, this.opts.scope, now, leaseId, leaseEnd, limit));
-    // Every delivery finishes before the run does (stop() waits for runs); a failure to record an
-    // outcome is reported after that, and its row is claimed again when the lease ends.
+    // Every delivery finishes before the run does (stop() waits for runs); a row whose outcome
+    // could not be recorded is claimed again when its lease ends.
     const outcomes = await Promise.allSettled(claimed.map((mail) => this.deliver(mail, leaseId, now)));
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;
-    return claimed.length;
+    // Pruned rows count as work done, so the runner keeps running while a backlog is deleted.
+    return claimed.length + (await this.prune(now));
+  }
+
+  /** Deletes one batch of rows finished longer than the retention ago, at most once per interval. */
+  private async prune(now: Date): Promise<number> {
+    if (now.getTime() < this.nextPruneAt) return 0;
+    const batch = this.opts.pruneBatch ?? 100;
+    const before = new Date(now.getTime() - (this.opts.retentionMs ?? MAIL_RETENTION_MS));
+    const deleted = await this.opts.db.withSystemTx((tx) => pruneFinishedMail(tx, this.opts.scope, before, batch));
+    if (deleted > 0) this.opts.logger.info({ deleted }, 'finished mail pruned');
+    this.nextPruneAt = deleted < batch ? now.getTime() + (this.opts.pruneIntervalMs ?? 10 * 60_000) : 0;
+    return deleted;
   }
 
   private async deliver(mail: ClaimedMail, leaseId: string, now: Date): Promise<void> {
