@@ -39,7 +39,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.property.name='withAppTx']", message: 'Open transactions through src/platform/db/tx.ts; request handlers get `tx` from their route.' },
+        { selector: "CallExpression[callee.property.name=/^with(App|System)Tx$/]", message: 'Open transactions through src/platform/db/tx.ts; request handlers get `tx` from their route.' },
       ],
     },
   },

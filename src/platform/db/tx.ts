@@ -59,3 +59,11 @@ export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Query
 export function withUnscopedTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   return db.withAppTx({ tenantId: null, userId: null }, fn);
 }
+
+/**
+ * A transaction as the pool's login role, outside row-level security: only for platform work on
+ * tables that hold no tenant rows (the mail outbox's queue).
+ */
+export function withSystemTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db.withSystemTx(fn);
+}

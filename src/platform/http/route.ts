@@ -19,7 +19,7 @@
  *   opens (`opensAs` may name its user or tenant), `respond` after the commit (session changes).
  *   No handler or service opens a transaction (eslint enforces it).
  * - Feature rules reach the platform through RouteDeps (API keys, membership lookup, quota),
- *   built in src/app.ts; platform/ imports nothing from features/ (eslint enforces it).
+ *   built by featureRouteDeps (src/features/index.ts); platform/ imports nothing from features/ (eslint enforces it).
  */
 import type { Request, Response, Router } from 'express';
 import type { ZodType } from 'zod';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.js';
 import type { JobQueue } from '../jobs/runner.js';
+import { withSystemTx } from '../db/tx.js';
 import type { Mailer, MailMessage } from './mailer.js';
 import { claimDueMail, insertOutboxMail, markMailFailed, markMailSent, pruneFinishedMail, type ClaimedMail } from './outbox.queries.js';
 
@@ -93,7 +94,7 @@ export class MailQueue implements JobQueue {
   async runOnce(now: Date, limit: number): Promise<number> {
     const leaseId = randomUUID();
     const leaseEnd = new Date(now.getTime() + this.leaseMs);
-    const claimed = await this.opts.db.withSystemTx((tx) => claimDueMail(tx, this.opts.scope, now, leaseId, leaseEnd, limit));
+    const claimed = await withSystemTx(this.opts.db, (tx) => claimDueMail(tx, this.opts.scope, now, leaseId, leaseEnd, limit));
     // Every delivery finishes before the run does (stop() waits for runs); a row whose outcome
     // could not be recorded is claimed again when its lease ends.
     const outcomes = await Promise.allSettled(claimed.map((mail) => this.deliver(mail, leaseId, now)));
@@ -108,7 +109,7 @@ export class MailQueue implements JobQueue {
     if (now.getTime() < this.nextPruneAt) return 0;
     const batch = this.opts.pruneBatch ?? 100;
     const before = new Date(now.getTime() - (this.opts.retentionMs ?? MAIL_RETENTION_MS));
-    const deleted = await this.opts.db.withSystemTx((tx) => pruneFinishedMail(tx, this.opts.scope, before, batch));
+    const deleted = await withSystemTx(this.opts.db, (tx) => pruneFinishedMail(tx, this.opts.scope, before, batch));
     if (deleted > 0) this.opts.logger.info({ deleted }, 'finished mail pruned');
     this.nextPruneAt = deleted < batch ? now.getTime() + (this.opts.pruneIntervalMs ?? 10 * 60_000) : 0;
     return deleted;
@@ -118,7 +119,7 @@ export class MailQueue implements JobQueue {
     const { logger, db } = this.opts;
     const about = { mailId: mail.id, purpose: mail.purpose, attempts: mail.attempts };
     if (mail.deliver_before !== null && mail.deliver_before <= now) {
-      await db.withSystemTx((tx) => markMailFailed(tx, mail.id, leaseId, now, null, 'expired before it could be delivered'));
+      await withSystemTx(db, (tx) => markMailFailed(tx, mail.id, leaseId, now, null, 'expired before it could be delivered'));
       logger.error(about, 'mail given up: what it links to expired before it could be delivered');
       return;
     }
@@ -129,14 +130,14 @@ export class MailQueue implements JobQueue {
       error = (err instanceof Error ? err.message : String(err)).slice(0, 500);
     }
     if (error === null) {
-      const recorded = await db.withSystemTx((tx) => markMailSent(tx, mail.id, leaseId, now));
+      const recorded = await withSystemTx(db, (tx) => markMailSent(tx, mail.id, leaseId, now));
       if (recorded) logger.info(about, 'mail delivered');
       else logger.warn(about, 'mail delivered after its lease ended: another worker may deliver it again');
       return;
     }
     const delay = retryDelayMs(this.retry, mail.attempts);
     const retryAt = delay === null ? null : new Date(now.getTime() + delay);
-    await db.withSystemTx((tx) => markMailFailed(tx, mail.id, leaseId, now, retryAt, error));
+    await withSystemTx(db, (tx) => markMailFailed(tx, mail.id, leaseId, now, retryAt, error));
     if (retryAt === null) logger.error({ ...about, err: { message: error } }, 'mail given up after its last attempt');
     else logger.warn({ ...about, err: { message: error }, retryAt: retryAt.toISOString() }, 'mail delivery failed; will retry');
   }
