@@ -1,7 +1,7 @@
 import http from 'node:http';
 import pg from 'pg';
 import { INCIDENT_COLUMNS } from '../../src/features/incidents/incidents.queries.js';
-import type { Queryable, TxSlot } from '../../src/platform/db/database.js';
+import type { Queryable } from '../../src/platform/db/database.js';
 
 /**
  * What every bare baseline shares with the app: the same pool size and connection settings
@@ -120,9 +120,9 @@ export function serve(name: string, pool: pg.Pool, handler: Handler): void {
  */
 export function autocommit(pool: pg.Pool): Queryable {
   return {
-    query: async <T>(sql: string, params?: readonly unknown[]) => {
+    query: async (sql, params) => {
       const r = await pool.query(sql, params as unknown[] | undefined);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+      return { rows: r.rows as never[], rowCount: r.rowCount ?? 0 };
     },
     exec: async (sql: string) => {
       await pool.query(sql);
@@ -130,6 +130,6 @@ export function autocommit(pool: pg.Pool): Queryable {
     afterCommit: (fn: () => void) => {
       fn();
     },
-    local: <T>(slot: TxSlot<T>) => slot.create(),
+    local: (slot) => slot.create(),
   };
 }

@@ -3,9 +3,9 @@ import { withUnscopedTx } from '../../platform/db/tx.js';
 import type { Database } from '../../platform/db/database.js';
 import { recordAlertOutcome, type AlertOutcome } from '../../platform/telemetry/metrics.js';
 import { utcDay } from '../usage/usage.quota.js';
-import { enterTenant, findSourceByKeyHash, touchAlertSource } from './alert-sources.queries.js';
+import { enterTenant, sourceByKeyHash, sourceFound, touchAlertSource } from './alert-sources.queries.js';
 import { acknowledgeAlertIncident, attachNewAlert, recordAlertEvent, resolveAlertIncident, type AlertScope } from './alert-incidents.js';
-import { countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, upsertTriggeredAlert, type AlertSeverity } from './alerts.queries.js';
+import { countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, triggerAlert, type AlertSeverity } from './alerts.queries.js';
 import { digestsMatch } from './routing-key.js';
 import type { Severity } from '../incidents/incidents.schema.js';
 
@@ -46,23 +46,25 @@ export interface IngestDeps {
 /**
  * Runs each event in a transaction of its own (so a batch from Alertmanager never holds one
  * alert's lock while waiting for another's, and cannot deadlock with a batch in another order).
- * Each transaction finds the source by the key's digest through the narrow RLS policy, compares
- * the digests in constant time, switches to the source's tenant and applies the event. The
- * source's rate budget is spent in the first transaction, before anything is written.
+ * Each transaction finds the source by the key's digest through the narrow RLS policy (in its
+ * opening round trip), compares the digests in constant time, switches to the source's tenant and
+ * applies the event. The source's rate budget is spent in the first transaction, before anything
+ * is written.
  */
 export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHash: string, events: readonly AlertEvent[]): Promise<void> {
   let budgetSpent = false;
   const attempt = (event: AlertEvent | null): Promise<void> =>
-    withUnscopedTx(deps.db, async (tx) => {
-      const found = await findSourceByKeyHash(tx, keyHash);
+    withUnscopedTx(deps.db, sourceByKeyHash(keyHash), async (tx, opened) => {
+      const found = sourceFound(opened);
       if (!found?.key_hash || !digestsMatch(found.key_hash, keyHash)) throw new UnknownRoutingKey();
       if (!budgetSpent) await deps.consumeSourceBudget(found.id, Math.max(1, events.length));
       budgetSpent = true;
       if (event === null) return;
-      await enterTenant(tx, found.tenant_id);
+      // Not awaited: it leaves in the same write as the event's first statements and runs first; a
+      // failure fails the statements behind it and the commit (Queryable's pipelining contract).
+      enterTenant(tx, found.tenant_id).catch(() => undefined);
       ctx.tenant = { id: found.tenant_id, role: null };
       const outcome = await applyEvent({ tx, ctx, tenantId: found.tenant_id, source: found, dailyWriteQuota: deps.dailyWriteQuota }, event);
-      await touchAlertSource(tx, found.tenant_id, found.id, ctx.now);
       recordAlertOutcome(tx, outcome);
     });
   const run = async (event: AlertEvent | null): Promise<void> => {
@@ -85,22 +87,28 @@ export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHas
  * PagerDuty's semantics: a trigger adds to the open alert with its dedup key or opens a new one
  * (which opens or joins an incident); acknowledge and resolve move the open alert and tell its
  * incident. An acknowledge or resolve with no open alert changes nothing. Events that change no
- * incident are metered as `alertEvents`.
+ * incident are metered as `alertEvents`. The source's `last_event_at` is stamped right behind the
+ * statement that locks the alert, in the same round trip.
  */
 async function applyEvent(scope: AlertScope, event: AlertEvent): Promise<AlertOutcome> {
   const { tx, ctx, tenantId, source } = scope;
+  const touch = (): void => {
+    touchAlertSource(tx, tenantId, source.id, ctx.now).catch(() => undefined);
+  };
   if (event.action === 'trigger') {
     const severity = event.severity ?? ALERT_SEVERITY_OF[source.default_severity];
-    const alert = await upsertTriggeredAlert(tx, { tenantId, sourceId: source.id, ...event, severity, now: ctx.now });
-    if (alert.inserted) {
-      const incidentId = await attachNewAlert(scope, alert);
-      await recordAlertEvent(scope, 'alert.triggered', { ...alert, incident_id: incidentId });
-      return 'new';
-    }
-    await countAlertEventUsage(tx, tenantId, utcDay(ctx.now));
-    return 'deduplicated';
+    // A trigger that only adds to an open alert is counted as an alert event by the same statement.
+    const triggered = triggerAlert(tx, { tenantId, sourceId: source.id, ...event, severity, now: ctx.now }, utcDay(ctx.now));
+    touch();
+    const alert = await triggered;
+    if (!alert.inserted) return 'deduplicated';
+    const incidentId = await attachNewAlert(scope, alert);
+    await recordAlertEvent(scope, 'alert.triggered', { ...alert, incident_id: incidentId });
+    return 'new';
   }
-  const open = await findOpenAlert(tx, tenantId, source.id, event.dedupKey);
+  const found = findOpenAlert(tx, tenantId, source.id, event.dedupKey);
+  touch();
+  const open = await found;
   if (!open) return 'ignored';
   if (event.action === 'acknowledge' && open.status === 'acknowledged') {
     await countAlertEvent(tx, tenantId, open.id, ctx.now);
