@@ -214,6 +214,14 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       // trip); being prepared statements of their own, they run once the preamble has set the role.
       // A replica read's gate sends its first check ahead of all of them, in the same write.
       const gate = extras.gate?.(client) ?? null;
+      // Corked, so that the preamble and the lookups leave in one write, not two.
+      const socket = socketOf(client);
+      if (socket) {
+        socket.cork();
+        process.nextTick(() => {
+          socket.uncork();
+        });
+      }
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
       found.catch(() => undefined);
