@@ -80,6 +80,29 @@ export async function triggerAlert(tx: Queryable, a: IncomingAlert, day: string)
   return rows[0] as AlertRow & { inserted: boolean };
 }
 
+/**
+ * A trigger for an alert that is already open: adds the event to it (as `upsertTriggeredAlert`'s
+ * update does) and counts it as an alert event for `day`, in one statement; false, changing
+ * nothing, when the source has no open alert with this dedup key (one may be opening in a
+ * transaction not yet committed: then the caller goes on with `triggerAlert`, which waits for it).
+ */
+export async function addToOpenAlert(tx: Queryable, a: IncomingAlert, day: string): Promise<boolean> {
+  const { rows } = await tx.query<{ added: number }>(
+    `WITH alert AS (
+       UPDATE alerts SET event_count = event_count + 1, last_seen_at = GREATEST(last_seen_at, $9),
+              summary = $4, severity = $5, source = $6, details = $7::jsonb
+        WHERE tenant_id = $1 AND source_id = $2 AND dedup_key = $3 AND status <> 'resolved'
+        RETURNING id),
+     counted AS (
+       INSERT INTO alert_event_counters AS c (tenant_id, day, alert_events)
+       SELECT $1, $8::date, 1 FROM alert
+       ON CONFLICT (tenant_id, day) DO UPDATE SET alert_events = c.alert_events + 1)
+     SELECT count(*)::int AS added FROM alert`,
+    [a.tenantId, a.sourceId, a.dedupKey, a.summary, a.severity, a.source, a.detailsJson, day, a.now],
+  );
+  return (rows[0]?.added ?? 0) > 0;
+}
+
 /** The open alert of the source with this dedup key, locked, or null. */
 export async function findOpenAlert(tx: Queryable, tenantId: string, sourceId: string, dedupKey: string): Promise<AlertRow | null> {
   const { rows } = await tx.query<AlertRow>(

@@ -1,11 +1,11 @@
 import type { RequestContext } from '../../platform/http/context.js';
 import { withUnscopedTx } from '../../platform/db/tx.js';
 import type { Database } from '../../platform/db/database.js';
-import { recordAlertOutcome, type AlertOutcome } from '../../platform/telemetry/metrics.js';
+import { recordAlertOutcome, recordCommittedAlertOutcome, type AlertOutcome } from '../../platform/telemetry/metrics.js';
 import { utcDay } from '../usage/usage.quota.js';
 import { enterTenant, sourceByKeyHash, sourceFound, touchAlertSource } from './alert-sources.queries.js';
 import { acknowledgeAlertIncident, attachNewAlert, recordAlertEvent, resolveAlertIncident, type AlertScope } from './alert-incidents.js';
-import { countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, triggerAlert, type AlertSeverity } from './alerts.queries.js';
+import { addToOpenAlert, countAlertEvent, countAlertEventUsage, findOpenAlert, moveAlert, triggerAlert, type AlertSeverity, type IncomingAlert } from './alerts.queries.js';
 import { digestsMatch } from './routing-key.js';
 import type { Severity } from '../incidents/incidents.schema.js';
 
@@ -53,26 +53,47 @@ export interface IngestDeps {
  */
 export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHash: string, events: readonly AlertEvent[]): Promise<void> {
   let budgetSpent = false;
-  const attempt = (event: AlertEvent | null): Promise<void> =>
+  // `addOnly`: a trigger tries the common case first, an alert already open, with the COMMIT in
+  // the same round trip as its statements; `added` says (once committed) whether it found one.
+  const attempt = (event: AlertEvent | null, addOnly: boolean): Promise<{ added: Promise<boolean> | null }> =>
     withUnscopedTx(deps.db, sourceByKeyHash(keyHash), async (tx, opened) => {
       const found = sourceFound(opened);
       if (!found?.key_hash || !digestsMatch(found.key_hash, keyHash)) throw new UnknownRoutingKey();
       if (!budgetSpent) await deps.consumeSourceBudget(found.id, Math.max(1, events.length));
       budgetSpent = true;
-      if (event === null) return;
+      if (event === null) return { added: null };
       // Not awaited: it leaves in the same write as the event's first statements and runs first; a
       // failure fails the statements behind it and the commit (Queryable's pipelining contract).
       enterTenant(tx, found.tenant_id).catch(() => undefined);
       ctx.tenant = { id: found.tenant_id, role: null };
-      const outcome = await applyEvent({ tx, ctx, tenantId: found.tenant_id, source: found, dailyWriteQuota: deps.dailyWriteQuota }, event);
+      const scope = { tx, ctx, tenantId: found.tenant_id, source: found, dailyWriteQuota: deps.dailyWriteQuota };
+      if (addOnly && event.action === 'trigger') {
+        // Returned unawaited (wrapped, so the runner does not wait for it): COMMIT follows at once.
+        const added = addToOpenAlert(tx, incomingAlert(scope, event), utcDay(ctx.now));
+        added.catch(() => undefined);
+        touchSource(scope);
+        return { added };
+      }
+      const outcome = await applyEvent(scope, event);
       recordAlertOutcome(tx, outcome);
+      return { added: null };
     });
+  const apply = async (event: AlertEvent | null): Promise<void> => {
+    if (event?.action === 'trigger') {
+      const { added } = await attempt(event, true);
+      if (added !== null && (await added)) {
+        recordCommittedAlertOutcome('deduplicated');
+        return;
+      }
+    }
+    await attempt(event, false);
+  };
   const run = async (event: AlertEvent | null): Promise<void> => {
     // A deadlock victim was rolled back whole, so running it again is safe; monitoring retries
     // too, but an answer of 202 now is better than a 409 it may not retry.
     for (let tries = 1; ; tries += 1) {
       try {
-        await attempt(event);
+        await apply(event);
         return;
       } catch (err) {
         if (tries >= MAX_ATTEMPTS || !RETRYABLE.has((err as { code?: unknown } | null)?.code as string)) throw err;
@@ -81,6 +102,18 @@ export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHas
   };
   if (events.length === 0) await run(null);
   for (const event of events) await run(event);
+}
+
+type Trigger = Extract<AlertEvent, { action: 'trigger' }>;
+
+function incomingAlert(scope: AlertScope, event: Trigger): IncomingAlert {
+  const severity = event.severity ?? ALERT_SEVERITY_OF[scope.source.default_severity];
+  return { tenantId: scope.tenantId, sourceId: scope.source.id, ...event, severity, now: scope.ctx.now };
+}
+
+/** Stamps the source's `last_event_at`; issued right behind the statement that locks the event's alert. */
+function touchSource(scope: AlertScope): void {
+  touchAlertSource(scope.tx, scope.tenantId, scope.source.id, scope.ctx.now).catch(() => undefined);
 }
 
 /**
@@ -93,12 +126,11 @@ export async function ingestEvents(deps: IngestDeps, ctx: RequestContext, keyHas
 async function applyEvent(scope: AlertScope, event: AlertEvent): Promise<AlertOutcome> {
   const { tx, ctx, tenantId, source } = scope;
   const touch = (): void => {
-    touchAlertSource(tx, tenantId, source.id, ctx.now).catch(() => undefined);
+    touchSource(scope);
   };
   if (event.action === 'trigger') {
-    const severity = event.severity ?? ALERT_SEVERITY_OF[source.default_severity];
     // A trigger that only adds to an open alert is counted as an alert event by the same statement.
-    const triggered = triggerAlert(tx, { tenantId, sourceId: source.id, ...event, severity, now: ctx.now }, utcDay(ctx.now));
+    const triggered = triggerAlert(tx, incomingAlert(scope, event), utcDay(ctx.now));
     touch();
     const alert = await triggered;
     if (!alert.inserted) return 'deduplicated';
