@@ -1,5 +1,4 @@
-import { upsertTriggeredAlert } from '../../src/features/alerts/alerts.queries.js';
-import { ALERT_SEVERITIES, type AlertSeverity } from '../../src/features/alerts/alerts.queries.js';
+import { ALERT_SEVERITIES, upsertTriggeredAlert, type AlertSeverity } from '../../src/features/alerts/alerts.queries.js';
 import { autocommit, createPool, isUuid, readBody, sendJson, serve } from './common.js';
 
 /**
