@@ -18,12 +18,13 @@ import {
   writeGroup,
   type GroupResult,
 } from './lib/scenarios.js';
+import { alertIngestGroup, analyticsGroup } from './lib/scenarios-alerts.js';
 import { setUp } from './lib/setup.js';
 import { round } from './lib/stats.js';
 
 /**
  * `pnpm bench`: the load benchmark of docs/performance.md. Seeds its own database, starts the bare
- * baselines and the app as separate processes on 127.0.0.1, measures P1-P10 as ratios between
+ * baselines and the app as separate processes on 127.0.0.1, measures the targets as ratios between
  * variants run side by side, prints a table and writes bench/results/latest.json.
  */
 
@@ -57,7 +58,7 @@ function machine() {
   };
 }
 
-type GroupKey = 'list' | 'session' | 'write' | 'deep' | 'telemetry' | 'flood' | 'logins';
+type GroupKey = 'list' | 'session' | 'write' | 'deep' | 'telemetry' | 'flood' | 'logins' | 'alerts' | 'analytics';
 const GROUP_OF: Record<ScenarioId, GroupKey> = {
   P1: 'list',
   P2: 'list',
@@ -70,8 +71,10 @@ const GROUP_OF: Record<ScenarioId, GroupKey> = {
   P6: 'telemetry',
   P7: 'flood',
   P8: 'logins',
+  P14: 'alerts',
+  P15: 'analytics',
 };
-const GROUP_ORDER: GroupKey[] = ['list', 'session', 'deep', 'write', 'flood', 'logins', 'telemetry'];
+const GROUP_ORDER: GroupKey[] = ['list', 'session', 'deep', 'write', 'flood', 'logins', 'telemetry', 'alerts', 'analytics'];
 const GROUP_LABEL: Record<GroupKey, string> = {
   list: 'P1/P2',
   session: 'P3',
@@ -80,6 +83,8 @@ const GROUP_LABEL: Record<GroupKey, string> = {
   telemetry: 'P6',
   flood: 'P7',
   logins: 'P8',
+  alerts: 'P14',
+  analytics: 'P15',
 };
 
 async function main(opts: BenchOptions): Promise<number> {
@@ -104,6 +109,8 @@ async function main(opts: BenchOptions): Promise<number> {
     baselines['b-update'] = await startBaseline(opts, 'b-update', data.databaseUrl);
     baselines.b4 = await startBaseline(opts, 'b4', data.databaseUrl);
   }
+  if (groups.includes('alerts')) baselines['b-alert'] = await startBaseline(opts, 'b-alert', data.databaseUrl);
+  if (groups.includes('analytics')) baselines['b-analytics'] = await startBaseline(opts, 'b-analytics', data.databaseUrl);
 
   const targets = new Map<ScenarioId, TargetResult>();
   const raw: Record<string, GroupResult & { error?: string }> = {};
@@ -138,6 +145,15 @@ async function main(opts: BenchOptions): Promise<number> {
         const { 'b-update': bUpdate, b4 } = baselines;
         if (!bUpdate || !b4) throw new Error('b-update and b4 not started');
         res = await writeGroup(opts, data, { bUpdate, b4, app }, log);
+      } else if (g === 'alerts' || g === 'analytics') {
+        const { 'b-alert': bAlert, 'b-analytics': bAnalytics } = baselines;
+        if (g === 'alerts') {
+          if (!bAlert) throw new Error('b-alert not started');
+          res = await alertIngestGroup(opts, data, { bAlert, app }, log);
+        } else {
+          if (!bAnalytics) throw new Error('b-analytics not started');
+          res = await analyticsGroup(opts, data, { bAnalytics, app }, log);
+        }
       } else if (g === 'deep') {
         res = await deepPageGroup(opts, data, app.port, app.pid, log);
       } else if (g === 'flood') {
@@ -164,7 +180,7 @@ async function main(opts: BenchOptions): Promise<number> {
           targets.set('P6', evaluate('P6', res.ratios.P6.median, res.ratios.P6.perRound, exports === 0 ? 'the sink received no OTLP export: telemetry may not be on' : `${exports} OTLP exports received`));
         }
       }
-      for (const id of ['P3', 'P4', 'P4d', 'P5', 'P7', 'P8'] as const) {
+      for (const id of ['P3', 'P4', 'P4d', 'P5', 'P7', 'P8', 'P14', 'P15'] as const) {
         const r = res.ratios[id];
         if (r && GROUP_OF[id] === g) targets.set(id, evaluate(id, r.median, r.perRound));
       }

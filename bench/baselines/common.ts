@@ -1,6 +1,7 @@
 import http from 'node:http';
 import pg from 'pg';
 import { INCIDENT_COLUMNS } from '../../src/features/incidents/incidents.queries.js';
+import type { Queryable } from '../../src/platform/db/database.js';
 
 /**
  * What every bare baseline shares with the app: the same pool size and connection settings
@@ -111,4 +112,24 @@ export function serve(name: string, pool: pg.Pool, handler: Handler): void {
   setInterval(() => {
     if (process.ppid !== parent) stop();
   }, 1000).unref();
+}
+
+/**
+ * The app's statement-issuing functions take a transaction (`Queryable`); a baseline that runs one
+ * of them autocommit on the pool, as the owner, passes this. Nothing runs after a commit here.
+ */
+export function autocommit(pool: pg.Pool): Queryable {
+  return {
+    query: async (sql, params) => {
+      const r = await pool.query(sql, params as unknown[] | undefined);
+      return { rows: r.rows as never[], rowCount: r.rowCount ?? 0 };
+    },
+    exec: async (sql: string) => {
+      await pool.query(sql);
+    },
+    afterCommit: (fn: () => void) => {
+      fn();
+    },
+    local: (slot) => slot.create(),
+  };
 }

@@ -22,6 +22,8 @@ export const TARGETS: Record<ScenarioId, TargetDef> = {
   P8: { what: 'logins per second / (1000 / median Argon2id verify ms)', op: '>=', value: 0.8 },
   P9: { what: 'App peak RSS under the P1 load (MB)', op: '<=', value: 200, unit: 'MB' },
   P10: { what: 'p99 / p50 latency for P1 at the fixed rate', op: '<=', value: 4 },
+  P14: { what: 'events-v2 trigger ingestion (1,000 dedup keys) / bare INSERT ... ON CONFLICT per event', op: '>=', value: 0.4 },
+  P15: { what: 'App GET /v1/analytics/incidents (big tenant, a year by week and severity) / same aggregate on bare node:http', op: '>=', value: 0.8 },
 };
 
 export interface TargetResult {

@@ -7,6 +7,8 @@ import { migrate } from '../../src/platform/db/migrator.js';
 import { createPostgresDatabase } from '../../src/platform/db/postgres.js';
 import { cursorOfRow, encodeCursor, keyset } from '../../src/platform/http/pagination.js';
 import { createLogger } from '../../src/platform/log/logger.js';
+import { saIdSql, tenantIdSql, userIdSql } from './ids.js';
+import { alertFixturesSeeded, issueRoutingKeys, seedAlertFixtures, type AlertFixture } from './setup-alerts.js';
 
 /** BENCH_DATABASE lets two checkouts bench side by side without dropping each other's database. */
 export const BENCH_DATABASE = benchDatabaseName(process.env.BENCH_DATABASE);
@@ -51,18 +53,12 @@ export interface BenchData {
   /** Owners whose logins feed the P7/P8 flood. */
   loginEmails: string[];
   deepCursor: string;
+  /** P14's ingesting tenants, each with its events-v2 source and routing key. */
+  alertTenants: AlertFixture[];
   timings: { createAndMigrateMs: number; seedMs: number; vacuumMs: number; keysMs: number };
   rows: { tenants: number; incidents: number; users: number; apiKeys: number };
 }
 
-/**
- * md5-derived ids make fixtures addressable by index without a lookup; the version and variant
- * nibbles are set so they are valid v4 UUIDs (the API's validators are strict).
- */
-const uuidSql = (kind: string, i: string): string => `overlay(overlay(md5('bench-${kind}-' || ${i}) placing '4' from 13) placing '8' from 17)::uuid`;
-const tenantIdSql = (i: string): string => uuidSql('tenant', i);
-const userIdSql = (i: string): string => uuidSql('user', i);
-const saIdSql = (i: string): string => uuidSql('sa', i);
 export const ownerEmail = (i: number): string => `owner${i}@bench.example`;
 
 export function benchDatabaseUrl(adminUrl: string): string {
@@ -164,6 +160,7 @@ async function seed(c: pg.Client, passwordHash: string): Promise<void> {
        CROSS JOIN LATERAL (SELECT timestamptz '2025-01-01 00:00:00+00' + n * interval '1 second' AS ts) s`,
     [BIG_TENANT_INCIDENTS, INCIDENTS_PER_TENANT],
   );
+  await seedAlertFixtures(c, BIG_TENANT_INCIDENTS);
   await c.query('COMMIT');
 }
 
@@ -210,6 +207,15 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
   if (reuse) {
     opts.log(`reusing the seeded database ${BENCH_DATABASE}`);
     await withClient(databaseUrl, (c) => c.query(`UPDATE users SET password_hash = $1 WHERE email LIKE '%@bench.example'`, [passwordHash]));
+    // A database seeded before P14/P15 existed gets their fixtures now.
+    await withClient(databaseUrl, async (c) => {
+      if (await alertFixturesSeeded(c)) return;
+      opts.log('adding the P14/P15 fixtures to the reused database');
+      await c.query('BEGIN');
+      await seedAlertFixtures(c, BIG_TENANT_INCIDENTS);
+      await c.query('COMMIT');
+      await c.query('VACUUM ANALYZE incidents, alert_sources');
+    });
   } else {
     let t = process.hrtime.bigint();
     await createAndMigrate(opts.adminUrl);
@@ -252,6 +258,7 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       incidents: writes.rows.filter((r) => r.tenant_id === tenant.id).map((r) => ({ id: r.id, severity: r.severity })),
     }));
     const big = fixture(0);
+    const alertTenants = await issueRoutingKeys(c, fixture);
     const deep = await c.query<{ cursor_key: string }>(
       `SELECT ${keyset('newest first', 1).key} FROM incidents WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1`,
       [big.id, DEEP_OFFSET],
@@ -272,6 +279,7 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       writeTenants,
       loginEmails,
       deepCursor: encodeCursor(cursorOfRow(deepRow)),
+      alertTenants,
       timings,
       rows: { tenants: r?.tenants ?? 0, incidents: r?.incidents ?? 0, users: r?.users ?? 0, apiKeys: r?.api_keys ?? 0 },
     };

@@ -1,4 +1,4 @@
-import type { Queryable } from '../../platform/db/database.js';
+import type { Queryable, TxLookup, TxOpened } from '../../platform/db/database.js';
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
 import type { Severity } from '../incidents/incidents.schema.js';
 import type { AlertSourceKind } from './alert-sources.schema.js';
@@ -84,14 +84,18 @@ export async function updateAlertSource(tx: Queryable, tenantId: string, id: str
 /**
  * The live source whose routing key digest is `keyHash`, in any tenant: the narrow
  * `alert_sources_by_key_hash` policy shows exactly that row once the digest is set in the
- * transaction. Reads only: a wrong key costs no write.
+ * transaction. Two statements for the transaction's opening round trip (`TxSettings.lookups`);
+ * `sourceFound` reads their rows. Reads only: a wrong key costs no write.
  */
-export async function findSourceByKeyHash(tx: Queryable, keyHash: string): Promise<AlertSourceRow | null> {
-  const [, found] = await Promise.all([
-    tx.query("SELECT set_config('app.routing_key_hash', $1, true)", [keyHash]),
-    tx.query<AlertSourceRow>(`SELECT ${COLUMNS} FROM alert_sources WHERE key_hash = $1 AND deleted_at IS NULL`, [keyHash]),
-  ]);
-  return found.rows[0] ?? null;
+export function sourceByKeyHash(keyHash: string): TxLookup[] {
+  return [
+    { sql: "SELECT set_config('app.routing_key_hash', $1, true)", params: [keyHash] },
+    { sql: `SELECT ${COLUMNS} FROM alert_sources WHERE key_hash = $1 AND deleted_at IS NULL`, params: [keyHash] },
+  ];
+}
+
+export function sourceFound(opened: TxOpened): AlertSourceRow | null {
+  return (opened.lookups[1]?.[0] as AlertSourceRow | undefined) ?? null;
 }
 
 /** Switches the ingestion transaction to the source's tenant (RLS reads it per statement). */
@@ -103,7 +107,9 @@ export async function enterTenant(tx: Queryable, tenantId: string): Promise<void
  * Moves `last_event_at` forward, to the second. It never waits: within a second of the last stamp
  * the row is not touched, and a row locked by another transaction (a new alert of the source
  * deciding its incident, which stamps it itself) is skipped, so a storm of events never queues on
- * the source's row and this can never be part of a deadlock.
+ * the source's row. Issue it right behind the statement that locks the event's alert (it runs
+ * after it, in the same round trip): a transaction then never holds the source's row while it
+ * waits for an alert, so this can never be part of a deadlock.
  */
 export async function touchAlertSource(tx: Queryable, tenantId: string, id: string, now: Date): Promise<void> {
   await tx.query(

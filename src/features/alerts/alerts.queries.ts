@@ -41,6 +41,16 @@ export interface IncomingAlert {
   now: Date;
 }
 
+const UPSERT_SQL = `INSERT INTO alerts AS a (tenant_id, source_id, dedup_key, status, summary, severity, source, details, group_key,
+       first_seen_at, last_seen_at, created_at)
+     VALUES ($1, $2, $3, 'triggered', $4, $5, $6, $7::jsonb, $8, $9, $9, $9)
+     ON CONFLICT (tenant_id, source_id, dedup_key) WHERE status <> 'resolved'
+     DO UPDATE SET event_count = a.event_count + 1, last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at),
+       summary = EXCLUDED.summary, severity = EXCLUDED.severity, source = EXCLUDED.source, details = EXCLUDED.details
+     RETURNING ${COLUMNS}, (xmax = 0) AS inserted`;
+
+const upsertParams = (a: IncomingAlert): unknown[] => [a.tenantId, a.sourceId, a.dedupKey, a.summary, a.severity, a.source, a.detailsJson, a.groupKey, a.now];
+
 /**
  * A trigger: inserts a new alert, or adds to the open one with the same source and dedup key.
  * Concurrent triggers meet on the `alerts_open_dedup_key` unique index: exactly one inserts, every
@@ -48,17 +58,49 @@ export interface IncomingAlert {
  * `inserted` tells the two apart.
  */
 export async function upsertTriggeredAlert(tx: Queryable, a: IncomingAlert): Promise<AlertRow & { inserted: boolean }> {
+  const { rows } = await tx.query<AlertRow & { inserted: boolean }>(UPSERT_SQL, upsertParams(a));
+  return rows[0] as AlertRow & { inserted: boolean };
+}
+
+/**
+ * `upsertTriggeredAlert` and, when the trigger only added to an open alert, the tenant's
+ * `alertEvents` count for `day` (`countAlertEventUsage`), in one statement: the alert's row is
+ * locked before the counter's, the order every ingestion transaction takes them in.
+ */
+export async function triggerAlert(tx: Queryable, a: IncomingAlert, day: string): Promise<AlertRow & { inserted: boolean }> {
   const { rows } = await tx.query<AlertRow & { inserted: boolean }>(
-    `INSERT INTO alerts AS a (tenant_id, source_id, dedup_key, status, summary, severity, source, details, group_key,
-       first_seen_at, last_seen_at, created_at)
-     VALUES ($1, $2, $3, 'triggered', $4, $5, $6, $7::jsonb, $8, $9, $9, $9)
-     ON CONFLICT (tenant_id, source_id, dedup_key) WHERE status <> 'resolved'
-     DO UPDATE SET event_count = a.event_count + 1, last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at),
-       summary = EXCLUDED.summary, severity = EXCLUDED.severity, source = EXCLUDED.source, details = EXCLUDED.details
-     RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
-    [a.tenantId, a.sourceId, a.dedupKey, a.summary, a.severity, a.source, a.detailsJson, a.groupKey, a.now],
+    `WITH alert AS (${UPSERT_SQL}),
+     counted AS (
+       INSERT INTO alert_event_counters AS c (tenant_id, day, alert_events)
+       SELECT $1, $10::date, 1 FROM alert WHERE NOT alert.inserted
+       ON CONFLICT (tenant_id, day) DO UPDATE SET alert_events = c.alert_events + 1)
+     SELECT * FROM alert`,
+    [...upsertParams(a), day],
   );
   return rows[0] as AlertRow & { inserted: boolean };
+}
+
+/**
+ * A trigger for an alert that is already open: adds the event to it (as `upsertTriggeredAlert`'s
+ * update does) and counts it as an alert event for `day`, in one statement; false, changing
+ * nothing, when the source has no open alert with this dedup key (one may be opening in a
+ * transaction not yet committed: then the caller goes on with `triggerAlert`, which waits for it).
+ */
+export async function addToOpenAlert(tx: Queryable, a: IncomingAlert, day: string): Promise<boolean> {
+  const { rows } = await tx.query<{ added: number }>(
+    `WITH alert AS (
+       UPDATE alerts SET event_count = event_count + 1, last_seen_at = GREATEST(last_seen_at, $9),
+              summary = $4, severity = $5, source = $6, details = $7::jsonb
+        WHERE tenant_id = $1 AND source_id = $2 AND dedup_key = $3 AND status <> 'resolved'
+        RETURNING id),
+     counted AS (
+       INSERT INTO alert_event_counters AS c (tenant_id, day, alert_events)
+       SELECT $1, $8::date, 1 FROM alert
+       ON CONFLICT (tenant_id, day) DO UPDATE SET alert_events = c.alert_events + 1)
+     SELECT count(*)::int AS added FROM alert`,
+    [a.tenantId, a.sourceId, a.dedupKey, a.summary, a.severity, a.source, a.detailsJson, day, a.now],
+  );
+  return (rows[0]?.added ?? 0) > 0;
 }
 
 /** The open alert of the source with this dedup key, locked, or null. */

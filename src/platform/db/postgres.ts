@@ -199,6 +199,14 @@ export function createPostgresDatabase(opts: PostgresOptions): Database & { pool
       // One round trip: the gate's first check, the preamble, the lookups (run as the role the
       // preamble set).
       const gate = extras.gate?.(client) ?? null;
+      // Corked, so that the preamble and the lookups leave in one write, not two.
+      const socket = socketOf(client);
+      if (socket) {
+        socket.cork();
+        process.nextTick(() => {
+          socket.uncork();
+        });
+      }
       const opening = traced(statementTrace, preambleText, () => client.query(preamble));
       const found = Promise.all(lookups.map((l) => control.tx.query(l.sql, l.params)));
       found.catch(() => undefined);

@@ -1,4 +1,4 @@
-import type { Database, Queryable, TxOpened, TxRouting, TxSettings } from './database.js';
+import type { Database, Queryable, TxLookup, TxOpened, TxRouting, TxSettings } from './database.js';
 
 export interface TenantTxContext {
   tenantId: string;
@@ -54,10 +54,10 @@ export function withWorkerTx<T>(db: Database, worker: 'webhooks', fn: (tx: Query
 /**
  * A transaction with neither tenant nor user set: it sees only what narrow cross-tenant policies
  * admit (an alert source found by its routing key's digest) until the caller has authenticated
- * and sets the tenant it found (alert ingestion).
+ * and sets the tenant it found (alert ingestion). `lookups` run in the opening round trip.
  */
-export function withUnscopedTx<T>(db: Database, fn: (tx: Queryable) => Promise<T>): Promise<T> {
-  return db.withAppTx({ tenantId: null, userId: null }, fn);
+export function withUnscopedTx<T>(db: Database, lookups: readonly TxLookup[], fn: (tx: Queryable, opened: TxOpened) => Promise<T>): Promise<T> {
+  return db.withAppTx({ tenantId: null, userId: null, lookups }, fn);
 }
 
 /**

@@ -116,6 +116,11 @@ export function recordAlertRefusal(outcome: 'rate-limited' | 'invalid', events =
   instruments().alertsReceived.add(events, { outcome });
 }
 
+/** Counts an alert event whose transaction has committed. */
+export function recordCommittedAlertOutcome(outcome: AlertOutcome): void {
+  instruments().alertsReceived.add(1, { outcome });
+}
+
 /** Counts an applied alert event once its transaction commits. */
 export function recordAlertOutcome(tx: Queryable, outcome: AlertOutcome): void {
   tx.afterCommit(() => {
