@@ -6,10 +6,11 @@ import { withTenantTx } from '../../platform/db/tx.js';
 import type { JobQueue } from '../../platform/jobs/runner.js';
 import { OutboundError, type PinnedHttpClient } from '../../platform/http-out/pinned-client.js';
 import { presentEvent } from '../events/events.presenters.js';
+import { EVENTS_CHANNEL } from '../events/events.record.js';
 import { verdictOf, type AttemptVerdict } from './webhook.retry.js';
 import { webhookHeaders } from './webhook.signing.js';
 import type { WebhookSecrets } from './webhook.secrets.js';
-import { claimDeliveries, fanOut, recordAttempt, withWebhookWorkerTx, type ClaimedDelivery } from './webhook-worker.queries.js';
+import { claimDeliveries, fanOut, recordAttempt, tenantsWithEndpoints, withWebhookWorkerTx, type ClaimedDelivery } from './webhook-worker.queries.js';
 import { inAttemptSpan, recordAttemptOutcome, type AttemptOutcome } from './webhooks.metrics.js';
 
 /** An endpoint whose deliveries have all failed this long is disabled. */
@@ -17,6 +18,13 @@ export const FAILING_DISABLE_MS = 5 * 86_400_000;
 const EXCERPT_CHARS = 1024;
 const FAN_OUT_ENDPOINTS = 200;
 const FAN_OUT_EVENTS = 500;
+/**
+ * How old the list of tenants with endpoints may get before a run reads it again. An event of a
+ * tenant not on the list wakes the queue only once the list is this old, so a tenant without
+ * endpoints costs at most one extra run per this interval, and an endpoint created on another
+ * node is woken for within this long (until then the poll delivers its events).
+ */
+const ENDPOINT_TENANTS_MAX_AGE_MS = 1000;
 
 export const GONE_REASON = 'The endpoint answered 410 Gone.';
 export const FAILING_REASON = 'Every delivery failed for 5 days.';
@@ -49,11 +57,41 @@ export const WEBHOOK_QUEUE = 'webhooks';
 export class WebhookDeliveryQueue implements JobQueue {
   readonly name = WEBHOOK_QUEUE;
 
+  /** Tenants with an enabled endpoint as of `at` (performance.now()); null until the first run. */
+  private endpointTenants: { tenants: Set<string>; at: number } | null = null;
+
   constructor(private readonly deps: WebhookQueueDeps) {}
+
+  /**
+   * Every committed event is announced on the events channel (to every node); an event of a
+   * tenant with endpoints wakes this queue at once instead of at the next poll.
+   */
+  listen(wake: () => void): Promise<() => Promise<void>> {
+    return this.deps.db.listen(
+      EVENTS_CHANNEL,
+      (payload) => {
+        if (this.wantsEventsOf(payload.slice(0, payload.indexOf(':')))) wake();
+      },
+      wake,
+    );
+  }
+
+  private wantsEventsOf(tenantId: string): boolean {
+    if (this.deps.tenantId !== undefined) return tenantId === this.deps.tenantId;
+    const known = this.endpointTenants;
+    if (known === null || known.tenants.has(tenantId)) return true;
+    // Not on the list: the endpoint may be newer than it; a run (which reads it again) settles that.
+    return performance.now() - known.at >= ENDPOINT_TENANTS_MAX_AGE_MS;
+  }
 
   async runOnce(now: Date, limit: number): Promise<number> {
     const tenantId = this.deps.tenantId ?? null;
-    const created = await withWebhookWorkerTx(this.deps.db, (tx) => fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS, tenantId));
+    const readAt = performance.now();
+    const refresh = this.endpointTenants === null || readAt - this.endpointTenants.at >= ENDPOINT_TENANTS_MAX_AGE_MS;
+    const [created, tenants] = await withWebhookWorkerTx(this.deps.db, (tx) =>
+      Promise.all([fanOut(tx, now, FAN_OUT_ENDPOINTS, FAN_OUT_EVENTS, tenantId), refresh ? tenantsWithEndpoints(tx, tenantId) : null]),
+    );
+    if (tenants) this.endpointTenants = { tenants: new Set(tenants), at: readAt };
     const leaseToken = randomUUID();
     const lease = { until: new Date(now.getTime() + this.deps.leaseMs), token: leaseToken };
     const claimed = await withWebhookWorkerTx(this.deps.db, (tx) => claimDeliveries(tx, now, limit, lease, tenantId));

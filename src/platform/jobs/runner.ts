@@ -11,6 +11,12 @@ export interface JobQueue {
   readonly name: string;
   /** Claims up to `limit` due items (FOR UPDATE SKIP LOCKED), works them, records outcomes; returns how many it handled. */
   runOnce(now: Date, limit: number): Promise<number>;
+  /**
+   * Optional: a queue that learns of new work by itself (a database notification at commit, from
+   * any node) subscribes here when the runner starts, calling `wake` to be run soon; resolves to
+   * how to stop. The poll stays the safety net: a missed wake-up costs latency, never an item.
+   */
+  listen?(wake: () => void): Promise<() => Promise<void>>;
 }
 
 export interface JobRunnerOptions {
@@ -39,6 +45,10 @@ export class JobRunner {
   private readonly running = new Map<string, Promise<void>>();
   /** Per queue: a run is already chained behind the current one. */
   private readonly rerun = new Set<string>();
+  /** Queues with a wake-up already scheduled for the next turn (a burst of wake-ups is one run). */
+  private readonly wakeScheduled = new Set<string>();
+  /** How to stop the queues' own listeners (`JobQueue.listen`). */
+  private unlisteners: Promise<(() => Promise<void>) | null>[] = [];
   private timer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -59,6 +69,20 @@ export class JobRunner {
   start(): void {
     if (this.started) return;
     this.started = true;
+    for (const queue of this.queues.values()) {
+      if (!queue.listen) continue;
+      const name = queue.name;
+      this.unlisteners.push(
+        queue
+          .listen(() => {
+            this.wake(name);
+          })
+          .catch((err: unknown) => {
+            this.logger.warn({ err: { message: (err as Error).message }, queue: name }, 'job queue could not listen for wake-ups; polling only');
+            return null;
+          }),
+      );
+    }
     this.wake();
     this.schedulePoll();
   }
@@ -74,7 +98,10 @@ export class JobRunner {
         this.logger.warn({ queue: name }, 'wake-up for an unknown job queue');
         continue;
       }
+      if (this.wakeScheduled.has(name)) continue;
+      this.wakeScheduled.add(name);
       setTimeout(() => {
+        this.wakeScheduled.delete(name);
         if (this.started) void this.runQueue(name, false);
       }, 0);
     }
@@ -85,6 +112,9 @@ export class JobRunner {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const unlisteners = this.unlisteners;
+    this.unlisteners = [];
+    await Promise.all(unlisteners.map(async (u) => (await u)?.()));
     await Promise.all([...this.running.values()]);
   }
 
