@@ -17,6 +17,8 @@ export interface JobQueue {
    * how to stop. The poll stays the safety net: a missed wake-up costs latency, never an item.
    */
   listen?(wake: () => void): Promise<() => Promise<void>>;
+  /** Items one `runOnce` claims at most for this queue (default: the runner's `batchSize`). */
+  readonly batchSize?: number;
 }
 
 export interface JobRunnerOptions {
@@ -162,11 +164,12 @@ export class JobRunner {
   /** Claims batch after batch while full batches come back; a failed run is logged, never thrown. */
   private async untilIdle(queue: JobQueue): Promise<number> {
     let total = 0;
+    const batch = queue.batchSize ?? this.batchSize;
     try {
       for (;;) {
-        const n = await queue.runOnce(this.clock.now(), this.batchSize);
+        const n = await queue.runOnce(this.clock.now(), batch);
         total += n;
-        if (n < this.batchSize) return total;
+        if (n < batch) return total;
       }
     } catch (err) {
       // The message and code only: a driver error carries the statement's parameters.
