@@ -77,7 +77,7 @@ export async function startApp(
   opts: BenchOptions,
   name: string,
   databaseUrl: string,
-  extra: { otlpEndpoint?: string; profile?: boolean } = {},
+  extra: { otlpEndpoint?: string; profile?: boolean; env?: Record<string, string> } = {},
 ): Promise<AppProcess> {
   const port = await freePort();
   const env: Record<string, string> = {
@@ -97,7 +97,7 @@ export async function startApp(
     // Required in production (webhook signing secrets are sealed with it).
     DATA_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   };
-  Object.assign(env, opts.appEnv);
+  Object.assign(env, extra.env, opts.appEnv);
   if (extra.otlpEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = extra.otlpEndpoint;
   const args = [...opts.appNodeFlags, ...startFlags(opts.appRuntime)];
   if (extra.profile) args.unshift('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);

@@ -51,6 +51,8 @@ export interface BenchData {
   /** Owners whose logins feed the P7/P8 flood. */
   loginEmails: string[];
   deepCursor: string;
+  /** Every regular tenant by number (1..100; 0 is the big one), for scenarios that pick their own. */
+  tenant: (index: number) => TenantFixture;
   timings: { createAndMigrateMs: number; seedMs: number; vacuumMs: number; keysMs: number };
   rows: { tenants: number; incidents: number; users: number; apiKeys: number };
 }
@@ -272,6 +274,7 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       writeTenants,
       loginEmails,
       deepCursor: encodeCursor(cursorOfRow(deepRow)),
+      tenant: fixture,
       timings,
       rows: { tenants: r?.tenants ?? 0, incidents: r?.incidents ?? 0, users: r?.users ?? 0, apiKeys: r?.api_keys ?? 0 },
     };
