@@ -24,7 +24,7 @@ import { round } from './lib/stats.js';
 
 /**
  * `pnpm bench`: the load benchmark of docs/performance.md. Seeds its own database, starts the bare
- * baselines and the app as separate processes on 127.0.0.1, measures P1-P10 as ratios between
+ * baselines and the app as separate processes on 127.0.0.1, measures P1-P13 as ratios between
  * variants run side by side, prints a table and writes bench/results/latest.json.
  */
 

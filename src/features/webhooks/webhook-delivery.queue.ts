@@ -176,7 +176,8 @@ export class WebhookDeliveryQueue implements JobQueue {
    */
   private async record(attempts: Attempt[], now: Date): Promise<void> {
     if (attempts.length === 0) return;
-    const ordered = [...attempts].sort((a, b) => (a.d.tenant_id + a.d.endpoint_id).localeCompare(b.d.tenant_id + b.d.endpoint_id));
+    const key = (a: Attempt): string => `${a.d.tenant_id}:${a.d.endpoint_id}`;
+    const ordered = [...attempts].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const recorded = await withWebhookWorkerTx(this.deps.db, (tx) => Promise.all(ordered.map((a) => recordAttempt(tx, a.result))));
     for (const [i, a] of ordered.entries()) {
       const r = recorded[i];
