@@ -18,6 +18,7 @@ import {
   writeGroup,
   type GroupResult,
 } from './lib/scenarios.js';
+import { eventsAppEnv, streamsGroup, webhooksGroup } from './lib/scenarios-events.js';
 import { alertIngestGroup, analyticsGroup } from './lib/scenarios-alerts.js';
 import { setUp } from './lib/setup.js';
 import { round } from './lib/stats.js';
@@ -58,7 +59,7 @@ function machine() {
   };
 }
 
-type GroupKey = 'list' | 'session' | 'write' | 'deep' | 'telemetry' | 'flood' | 'logins' | 'alerts' | 'analytics';
+type GroupKey = 'list' | 'session' | 'write' | 'deep' | 'telemetry' | 'flood' | 'logins' | 'webhooks' | 'streams' | 'alerts' | 'analytics';
 const GROUP_OF: Record<ScenarioId, GroupKey> = {
   P1: 'list',
   P2: 'list',
@@ -71,10 +72,13 @@ const GROUP_OF: Record<ScenarioId, GroupKey> = {
   P6: 'telemetry',
   P7: 'flood',
   P8: 'logins',
+  P11: 'webhooks',
+  P12: 'webhooks',
+  P13: 'streams',
   P14: 'alerts',
   P15: 'analytics',
 };
-const GROUP_ORDER: GroupKey[] = ['list', 'session', 'deep', 'write', 'flood', 'logins', 'telemetry', 'alerts', 'analytics'];
+const GROUP_ORDER: GroupKey[] = ['list', 'session', 'deep', 'write', 'flood', 'logins', 'telemetry', 'webhooks', 'streams', 'alerts', 'analytics'];
 const GROUP_LABEL: Record<GroupKey, string> = {
   list: 'P1/P2',
   session: 'P3',
@@ -83,6 +87,8 @@ const GROUP_LABEL: Record<GroupKey, string> = {
   telemetry: 'P6',
   flood: 'P7',
   logins: 'P8',
+  webhooks: 'P11/P12',
+  streams: 'P13',
   alerts: 'P14',
   analytics: 'P15',
 };
@@ -98,7 +104,9 @@ async function main(opts: BenchOptions): Promise<number> {
   const data = await setUp({ adminUrl: opts.adminDatabaseUrl, reuse: opts.reuseDb, writeTenants: opts.writeTenants, log });
   const build = opts.appRuntime === 'dist' ? ensureBuilt(log) : { rebuilt: false, warnings: null };
 
-  const app = await startApp(opts, 'app', data.databaseUrl, { profile: opts.profile });
+  // P11-P13 deliver webhooks from this app to the harness's https receiver.
+  const eventsEnv = groups.includes('webhooks') ? eventsAppEnv() : {};
+  const app = await startApp(opts, 'app', data.databaseUrl, { profile: opts.profile, env: eventsEnv });
   log(`app: ${app.command} on 127.0.0.1:${app.port} (pid ${app.pid})`);
   const baselines: Partial<Record<BaselineName, Child>> = {};
   if (groups.includes('list')) {
@@ -158,6 +166,16 @@ async function main(opts: BenchOptions): Promise<number> {
         res = await deepPageGroup(opts, data, app.port, app.pid, log);
       } else if (g === 'flood') {
         res = await loginFloodGroup(opts, data, app.port, app.pid, log);
+      } else if (g === 'webhooks') {
+        res = await webhooksGroup(opts, data, app, log);
+        const p12 = res.ratios.P12;
+        const extra = res.extra ?? {};
+        if (p12) targets.set('P12', evaluate('P12', p12.median, undefined, `delivery lag p99 ${JSON.stringify(extra.deliveryLagMs)} ms, PATCH p99 ${Number(extra.patchP99Ms).toFixed(2)} ms at ${String(extra.fixedRate)}/s`));
+      } else if (g === 'streams') {
+        res = await streamsGroup(opts, data, app, log);
+        const extra = res.extra ?? {};
+        const r = res.ratios.P13;
+        if (r) targets.set('P13', evaluate('P13', r.median, r.perRound, `fan-out lag p99 / PATCH p99 = ${String(extra.fanOutLagOverPatchP99)} (target <= 5) at ${String(extra.fixedRate)}/s`));
       } else if (g === 'logins') {
         res = await loginRateGroup(opts, data, app.port, app.pid, log);
       } else {
@@ -180,7 +198,7 @@ async function main(opts: BenchOptions): Promise<number> {
           targets.set('P6', evaluate('P6', res.ratios.P6.median, res.ratios.P6.perRound, exports === 0 ? 'the sink received no OTLP export: telemetry may not be on' : `${exports} OTLP exports received`));
         }
       }
-      for (const id of ['P3', 'P4', 'P4d', 'P5', 'P7', 'P8', 'P14', 'P15'] as const) {
+      for (const id of ['P3', 'P4', 'P4d', 'P5', 'P7', 'P8', 'P11', 'P14', 'P15'] as const) {
         const r = res.ratios[id];
         if (r && GROUP_OF[id] === g) targets.set(id, evaluate(id, r.median, r.perRound));
       }

@@ -106,6 +106,11 @@ export function serve(name: string, pool: pg.Pool, handler: Handler): void {
     void pool.end().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
+  stopWithHarness(stop);
+}
+
+/** Runs `stop` on SIGTERM/SIGINT and when the harness that started this process is gone. */
+export function stopWithHarness(stop: () => void): void {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const parent = process.ppid;

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../src/config.js';
 
-export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P4d', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'P14', 'P15'] as const;
+export const SCENARIO_IDS = ['P1', 'P2', 'P3', 'P4', 'P4d', 'P5', 'P6', 'P7', 'P8', 'P9', 'P10', 'P11', 'P12', 'P13', 'P14', 'P15'] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export interface BenchOptions {

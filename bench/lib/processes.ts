@@ -77,7 +77,7 @@ export async function startApp(
   opts: BenchOptions,
   name: string,
   databaseUrl: string,
-  extra: { otlpEndpoint?: string; profile?: boolean } = {},
+  extra: { otlpEndpoint?: string; profile?: boolean; env?: Record<string, string> } = {},
 ): Promise<AppProcess> {
   const port = await freePort();
   const env: Record<string, string> = {
@@ -99,7 +99,7 @@ export async function startApp(
     // P14 measures ingestion, not the per-source throttle (1,200 a minute by default).
     ALERT_EVENTS_PER_MINUTE: '100000000',
   };
-  Object.assign(env, opts.appEnv);
+  Object.assign(env, extra.env, opts.appEnv);
   if (extra.otlpEndpoint) env.OTEL_EXPORTER_OTLP_ENDPOINT = extra.otlpEndpoint;
   const args = [...opts.appNodeFlags, ...startFlags(opts.appRuntime)];
   if (extra.profile) args.unshift('--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`);

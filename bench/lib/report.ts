@@ -22,6 +22,9 @@ export const TARGETS: Record<ScenarioId, TargetDef> = {
   P8: { what: 'logins per second / (1000 / median Argon2id verify ms)', op: '>=', value: 0.8 },
   P9: { what: 'App peak RSS under the P1 load (MB)', op: '<=', value: 200, unit: 'MB' },
   P10: { what: 'p99 / p50 latency for P1 at the fixed rate', op: '<=', value: 4 },
+  P11: { what: 'App PATCH with 3 webhook endpoints per tenant (in-process delivery) / without endpoints', op: '>=', value: 0.8 },
+  P12: { what: 'webhook delivery lag p99 (occurredAt to receiver) / PATCH p99, at half the P11 maximum', op: '<=', value: 5 },
+  P13: { what: 'App PATCH with 500 open event streams / with none (fan-out lag p99 / PATCH p99 in the note, <= 5)', op: '>=', value: 0.8 },
   P14: { what: 'events-v2 trigger ingestion (1,000 dedup keys) / bare INSERT ... ON CONFLICT per event', op: '>=', value: 0.4 },
   P15: { what: 'App GET /v1/analytics/incidents (big tenant, a year by week and severity) / same aggregate on bare node:http', op: '>=', value: 0.8 },
 };

@@ -38,6 +38,11 @@ export async function listGroup(opts: BenchOptions, data: BenchData, procs: { b0
 
 /** Signs a user in through the app as a browser behind the TLS proxy would; returns the cookie pair. */
 export async function signIn(port: number, email: string, password: string, tenantId: string): Promise<string> {
+  return (await signInWithCsrf(port, email, password, tenantId)).cookie;
+}
+
+/** signIn, with the session's CSRF token (what a state-changing request by session also sends). */
+export async function signInWithCsrf(port: number, email: string, password: string, tenantId: string): Promise<{ cookie: string; csrfToken: string }> {
   const base = `http://127.0.0.1:${port}`;
   const headers = proxyHeaders(0);
   const me = await fetch(`${base}/v1/auth/me`, { headers, signal: AbortSignal.timeout(10_000) });
@@ -64,7 +69,7 @@ export async function signIn(port: number, email: string, password: string, tena
     await sw.arrayBuffer();
     if (sw.status !== 200) throw new ProbeError(`POST /v1/tenants/:id/switch answered ${sw.status}`);
   }
-  return cookie;
+  return { cookie, csrfToken: loginBody.csrfToken };
 }
 
 /** P3: the same list by session cookie (Redis store) against by API key. */

@@ -55,6 +55,8 @@ export interface BenchData {
   deepCursor: string;
   /** P14's ingesting tenants, each with its events-v2 source and routing key. */
   alertTenants: AlertFixture[];
+  /** Every regular tenant by number (1..100; 0 is the big one), for scenarios that pick their own. */
+  tenant: (index: number) => TenantFixture;
   timings: { createAndMigrateMs: number; seedMs: number; vacuumMs: number; keysMs: number };
   rows: { tenants: number; incidents: number; users: number; apiKeys: number };
 }
@@ -280,6 +282,7 @@ export async function setUp(opts: { adminUrl: string; reuse: boolean; writeTenan
       loginEmails,
       deepCursor: encodeCursor(cursorOfRow(deepRow)),
       alertTenants,
+      tenant: fixture,
       timings,
       rows: { tenants: r?.tenants ?? 0, incidents: r?.incidents ?? 0, users: r?.users ?? 0, apiKeys: r?.api_keys ?? 0 },
     };

@@ -24,9 +24,17 @@ export interface EventStreamOptions {
   onEnd(): void;
 }
 
+/** Frames by row: the hub hands one row object to every stream of its tenant, so it is serialized once. */
+const frames = new WeakMap<EventRow, string>();
+
 function frame(row: EventRow): string {
-  // JSON.stringify escapes line breaks, so the data is one `data:` line.
-  return `id: ${String(row.seq)}\nevent: ${row.type}\ndata: ${JSON.stringify(presentEvent(row))}\n\n`;
+  let text = frames.get(row);
+  if (text === undefined) {
+    // JSON.stringify escapes line breaks, so the data is one `data:` line.
+    text = `id: ${String(row.seq)}\nevent: ${row.type}\ndata: ${JSON.stringify(presentEvent(row))}\n\n`;
+    frames.set(row, text);
+  }
+  return text;
 }
 
 /**

@@ -45,6 +45,15 @@ export async function fanOut(tx: Queryable, now: Date, endpoints: number, events
   return rows[0]?.created ?? 0;
 }
 
+/** The tenants with at least one enabled endpoint (with `tenantId`, that tenant or none). */
+export async function tenantsWithEndpoints(tx: Queryable, tenantId: string | null = null): Promise<string[]> {
+  const { rows } = await tx.query<{ tenant_id: string }>(
+    'SELECT DISTINCT tenant_id FROM webhook_endpoints WHERE enabled AND ($1::uuid IS NULL OR tenant_id = $1)',
+    [tenantId],
+  );
+  return rows.map((r) => r.tenant_id);
+}
+
 export interface ClaimedDelivery {
   tenant_id: string;
   id: string;

@@ -118,6 +118,40 @@ describe('JobRunner', () => {
     expect(mail.handled).toBe(2);
   });
 
+  it('when a queue listens for its own wake-ups, then a wake-up it sends runs it without a poll, and stop stops the listener', async () => {
+    const hooks = new FakeQueue('webhooks', 0);
+    let wake: (() => void) | null = null;
+    let listening = false;
+    const listened = new Promise<void>((resolve) => {
+      (hooks as JobQueue).listen = (w) => {
+        wake = w;
+        listening = true;
+        resolve();
+        return Promise.resolve(() => {
+          listening = false;
+          return Promise.resolve();
+        });
+      };
+    });
+    const runner = new JobRunner({ queues: [hooks], clock, logger: quietLogger(), pollIntervalMs: 3_600_000 });
+    runner.start();
+    await listened;
+    // Let the start-up run finish, then queue work that only the queue's own wake-up announces.
+    await runner.drain();
+    hooks.items = 3;
+    const done = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (hooks.handled === 3) resolve();
+        else setTimeout(check, 1);
+      };
+      check();
+    });
+    (wake as (() => void) | null)?.();
+    await done;
+    await runner.stop();
+    expect(listening).toBe(false);
+  });
+
   it('refuses two queues with one name', () => {
     expect(() => new JobRunner({ queues: [new FakeQueue('mail', 0), new FakeQueue('mail', 0)], clock, logger: quietLogger() })).toThrow(/unique/);
   });

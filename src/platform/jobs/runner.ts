@@ -9,6 +9,14 @@ export interface JobQueue {
   readonly name: string;
   /** Claims up to `limit` due items, works them and records outcomes; returns how many it handled. */
   runOnce(now: Date, limit: number): Promise<number>;
+  /**
+   * Optional: a queue that learns of new work by itself (a database notification at commit, from
+   * any node) subscribes here when the runner starts, calling `wake` to be run soon; resolves to
+   * how to stop. The poll stays the safety net: a missed wake-up costs latency, never an item.
+   */
+  listen?(wake: () => void): Promise<() => Promise<void>>;
+  /** Items one `runOnce` claims at most for this queue (default: the runner's `batchSize`). */
+  readonly batchSize?: number;
 }
 
 export interface JobRunnerOptions {
@@ -35,6 +43,10 @@ export class JobRunner {
   private readonly running = new Map<string, Promise<void>>();
   /** Per queue: a run is already chained behind the current one. */
   private readonly rerun = new Set<string>();
+  /** Queues with a wake-up already scheduled for the next turn (a burst of wake-ups is one run). */
+  private readonly wakeScheduled = new Set<string>();
+  /** How to stop the queues' own listeners (`JobQueue.listen`). */
+  private unlisteners: Promise<(() => Promise<void>) | null>[] = [];
   private timer: NodeJS.Timeout | null = null;
   private started = false;
 
@@ -54,6 +66,20 @@ export class JobRunner {
   start(): void {
     if (this.started) return;
     this.started = true;
+    for (const queue of this.queues.values()) {
+      if (!queue.listen) continue;
+      const name = queue.name;
+      this.unlisteners.push(
+        queue
+          .listen(() => {
+            this.wake(name);
+          })
+          .catch((err: unknown) => {
+            this.logger.warn({ err: { message: (err as Error).message }, queue: name }, 'job queue could not listen for wake-ups; polling only');
+            return null;
+          }),
+      );
+    }
     this.wake();
     this.schedulePoll();
   }
@@ -66,7 +92,10 @@ export class JobRunner {
         this.logger.warn({ queue: name }, 'wake-up for an unknown job queue');
         continue;
       }
+      if (this.wakeScheduled.has(name)) continue;
+      this.wakeScheduled.add(name);
       setTimeout(() => {
+        this.wakeScheduled.delete(name);
         if (this.started) void this.runQueue(name, false);
       }, 0);
     }
@@ -77,6 +106,9 @@ export class JobRunner {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    const unlisteners = this.unlisteners;
+    this.unlisteners = [];
+    await Promise.all(unlisteners.map(async (u) => (await u)?.()));
     await Promise.all([...this.running.values()]);
   }
 
@@ -123,11 +155,12 @@ export class JobRunner {
   /** Claims batch after batch while full batches come back; a failed run is logged, never thrown. */
   private async untilIdle(queue: JobQueue): Promise<number> {
     let total = 0;
+    const batch = queue.batchSize ?? this.batchSize;
     try {
       for (;;) {
-        const n = await queue.runOnce(this.clock.now(), this.batchSize);
+        const n = await queue.runOnce(this.clock.now(), batch);
         total += n;
-        if (n < this.batchSize) return total;
+        if (n < batch) return total;
       }
     } catch (err) {
       // The message and code only: a driver error carries the statement's parameters.

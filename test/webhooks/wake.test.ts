@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { WebhookDeliveryQueue } from '../../src/features/webhooks/webhook-delivery.queue.js';
+import { WebhookSecrets } from '../../src/features/webhooks/webhook.secrets.js';
+import { PinnedHttpClient } from '../../src/platform/http-out/pinned-client.js';
+import { JobRunner } from '../../src/platform/jobs/runner.js';
+import { createLogger } from '../../src/platform/log/logger.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { ownerWithTenant } from '../support/factories.js';
+import { createEndpoint, createIncident, Receiver } from './support.js';
+
+let t: TestApp;
+const client = new PinnedHttpClient({ allowPrivateNetworks: true });
+
+beforeAll(async () => {
+  t = await createTestApp({ env: { WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' } });
+});
+afterAll(async () => {
+  await client.close();
+  await t.close();
+});
+
+it('when an event commits, then the delivery queue is woken by its notification: it arrives although the poll would take an hour', async () => {
+  const { owner, tenantId } = await ownerWithTenant(t);
+  const receiver = await new Receiver().start();
+  try {
+    const ep = await createEndpoint(owner, tenantId, { url: receiver.url });
+    receiver.secrets = [ep.secret];
+    const queue = new WebhookDeliveryQueue({
+      db: t.db,
+      logger: createLogger('silent'),
+      secrets: WebhookSecrets.fromConfig(t.config),
+      client,
+      leaseMs: t.config.webhooks.leaseMs,
+      tenantId,
+    });
+    const runner = new JobRunner({ queues: [queue], clock: { now: () => new Date() }, logger: createLogger('silent'), pollIntervalMs: 3_600_000 });
+    runner.start();
+    try {
+      // The start-up run is over and found nothing: only a wake-up can deliver what comes next.
+      await runner.drain();
+      expect(receiver.received).toHaveLength(0);
+      const incident = await createIncident(owner);
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (receiver.received.length > 0) resolve();
+          else setTimeout(check, 5);
+        };
+        check();
+      });
+      const got = receiver.received[0];
+      expect(got?.verifiedWith).toEqual([ep.secret]);
+      expect(JSON.parse(got?.body ?? '{}')).toMatchObject({ type: 'incident.created', data: { incident: { id: incident.id } } });
+    } finally {
+      await runner.stop();
+    }
+  } finally {
+    await receiver.close();
+  }
+});
