@@ -6,7 +6,8 @@ import { JobRunner } from '../../src/platform/jobs/runner.js';
 import { createLogger } from '../../src/platform/log/logger.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { ownerWithTenant } from '../support/factories.js';
-import { createEndpoint, createIncident, Receiver } from './support.js';
+import { Receiver } from '../support/webhook-receiver.js';
+import { createEndpoint, createIncident } from './support.js';
 
 let t: TestApp;
 const client = new PinnedHttpClient({ allowPrivateNetworks: true });
