@@ -1,7 +1,10 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { columnsOf, maybeRow, oneRow, patchStatement } from '../../platform/db/sql.js';
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
+import { auditInsert, headWrite, type AuditRow, type ChainHead } from '../../platform/audit/audit.js';
+import { eventStatement, type NumberedEvent } from '../events/events.record.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
+import type { TimelineEventType } from './timeline.schema.js';
 
 /** Who created, acknowledged or wrote a timeline event: a person, a key, or an alert source. */
 export interface ActorRef {
@@ -154,6 +157,66 @@ function updateIncidentParams(tenantId: string, id: string, patch: IncidentPatch
 
 export async function updateIncident(tx: Queryable, tenantId: string, id: string, patch: IncidentPatch, now: Date): Promise<IncidentRow> {
   return oneRow(await tx.query<IncidentRow>(UPDATE_INCIDENT_SQL, updateIncidentParams(tenantId, id, patch, now)), 'incident update');
+}
+
+/** What a change of a locked incident writes besides the row (see updateIncidentWithRecords). */
+export interface ChangeRecords {
+  /** The automatic timeline events, stamped with the UPDATE's time and attributed to `by`. */
+  timeline: { type: TimelineEventType; message: string }[];
+  by: ActorRef;
+  /** The change's audit row, chained (chainAuditRow). */
+  audit: AuditRow;
+  /** The change's event, numbered (numberEvent); null when the caller records it itself. */
+  event: NumberedEvent | null;
+  /** The tenant's chain head as the audit row and the event leave it. */
+  head: ChainHead;
+}
+
+/**
+ * The UPDATE of a locked incident and everything the change records, in one statement (one
+ * Bind/Execute instead of four, and no lookup: the audit row and the event were chained and
+ * numbered from the locked head): the row, its timeline events, its audit row, its event with its
+ * announcement, and the chain head's move. Answers the row as the UPDATE left it.
+ */
+export async function updateIncidentWithRecords(
+  tx: Queryable,
+  tenantId: string,
+  id: string,
+  patch: IncidentPatch,
+  now: Date,
+  records: ChangeRecords,
+): Promise<IncidentRow> {
+  const params = updateIncidentParams(tenantId, id, patch, now);
+  const at = (): string => `$${String(params.length)}`;
+  params.push(records.timeline.map((t) => t.type));
+  const types = at();
+  params.push(records.timeline.map((t) => t.message));
+  const messages = at();
+  params.push(records.by.type);
+  const byType = at();
+  params.push(records.by.id);
+  const byId = at();
+  const audit = auditInsert(records.audit, params.length + 1);
+  params.push(...audit.params);
+  let event = '';
+  let notified = '';
+  if (records.event !== null) {
+    const statement = eventStatement(params.length + 1);
+    params.push(...records.event.params);
+    event = `,\n    event AS (${statement.insert})`;
+    notified = `, ${statement.notify} AS announced`;
+  }
+  const head = headWrite(tenantId, records.head, params.length + 1);
+  params.push(...head.params);
+  const sql = `WITH updated AS (${UPDATE_INCIDENT_SQL}),
+    timeline AS (INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
+      SELECT $1, $2, t.type, t.message, $3, ${byType}::text, ${byId}::uuid, $3 FROM unnest(${types}::text[], ${messages}::text[]) AS t (type, message)),
+    audit AS (${audit.sql})${event},
+    head AS (${head.sql})
+  SELECT updated.*${notified} FROM updated`;
+  const row = oneRow(await tx.query<IncidentRow & { announced?: unknown }>(sql, params), 'incident update');
+  delete row.announced;
+  return row;
 }
 
 export interface IncidentFilter {
