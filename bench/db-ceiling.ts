@@ -86,9 +86,11 @@ function scripts(p: Pick): Record<string, string[]> {
        ON CONFLICT (tenant_id, day) DO UPDATE SET incident_writes = u.incident_writes + 1 WHERE u.incident_writes < (SELECT n FROM lim)
        RETURNING incident_writes, (SELECT n FROM lim) AS quota_limit;`,
     ],
+    // The incident's row lock, then the chain head's, in one statement (incidents.queries.ts, lockIncidentAndChain).
     locks: [
-      `SELECT ${COLUMNS} FROM incidents WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' FOR UPDATE;`,
-      `SELECT seq, hash, created_at, event_seq FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}' FOR UPDATE;`,
+      `WITH locked AS MATERIALIZED (SELECT ${COLUMNS} FROM incidents WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' FOR UPDATE)
+       SELECT locked.*, head.* FROM locked LEFT JOIN LATERAL (SELECT seq, hash, created_at, event_seq FROM audit_chain_heads
+         WHERE tenant_id = '${p.tenantId}' AND locked.id IS NOT NULL FOR UPDATE) head ON true;`,
     ],
     update: [`${update};`],
     timeline: [`${timeline};`],

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { columnsOf, maybeRow, oneRow, patchStatement } from '../../platform/db/sql.js';
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
-import { auditInsert, headWrite, type AuditRow, type ChainHead } from '../../platform/audit/audit.js';
+import { adoptChainHead, auditInsert, headWrite, lockedHeadSubquery, type AuditRow, type ChainHead, type LockedHeadColumns } from '../../platform/audit/audit.js';
 import { eventStatement, type NumberedEvent } from '../events/events.record.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
 import type { TimelineEventType } from './timeline.schema.js';
@@ -111,6 +111,23 @@ const LOCK_INCIDENT_SQL = `${FIND_INCIDENT_SQL} FOR UPDATE`;
 /** One incident of the tenant; `forUpdate` locks it so concurrent changes apply one after another. */
 export async function findIncident(tx: Queryable, tenantId: string, id: string, forUpdate = false): Promise<IncidentRow | null> {
   return maybeRow(await tx.query<IncidentRow>(forUpdate ? LOCK_INCIDENT_SQL : FIND_INCIDENT_SQL, [tenantId, id]));
+}
+
+/**
+ * The incident locked for a change and then, in the same statement, the tenant's audit chain head
+ * (the order every writer takes them in: the rows a request changes, then the chain), which every
+ * change needs for its audit row and event.
+ */
+const LOCK_INCIDENT_AND_HEAD_SQL = `WITH locked AS MATERIALIZED (${LOCK_INCIDENT_SQL})
+  SELECT locked.*, head.* FROM locked LEFT JOIN LATERAL (${lockedHeadSubquery('$1', 'locked.id')}) head ON true`;
+
+/** The incident locked for a change, with the chain head locked behind it (adopted for this transaction). */
+export async function lockIncidentAndChain(tx: Queryable, tenantId: string, id: string): Promise<IncidentRow | null> {
+  const found = maybeRow(await tx.query<IncidentRow & LockedHeadColumns>(LOCK_INCIDENT_AND_HEAD_SQL, [tenantId, id]));
+  if (found === null) return null;
+  const { head_seq, head_hash, head_created_at, head_event_seq, ...row } = found;
+  await adoptChainHead(tx, tenantId, { head_seq, head_hash, head_created_at, head_event_seq });
+  return row;
 }
 
 /** The columns a change may set; keys map to fixed column names, never to caller text. */

@@ -12,6 +12,7 @@ import {
   findIncident,
   insertIncident,
   isTenantMember,
+  lockIncidentAndChain,
   listIncidentRows,
   nextIncidentNumber,
   updateIncident,
@@ -54,11 +55,8 @@ export async function loadIncident(
   opts: { forUpdate?: boolean } = {},
 ): Promise<IncidentRow> {
   // A locked incident is about to change, and every change is audited: the chain's lock and head
-  // are read in the same round trip as the row, after its row lock (the order every writer uses).
-  const [row] = await Promise.all([
-    findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false),
-    opts.forUpdate ? prepareAuditChain(tx, tenantId) : undefined,
-  ]);
+  // are taken in the same statement as the row, after its row lock (the order every writer uses).
+  const row = opts.forUpdate ? await lockIncidentAndChain(tx, tenantId, incidentId) : await findIncident(tx, tenantId, incidentId);
   if (!row) throw new AppError('NOT_FOUND');
   enforce(action, { tenantId }, ctx);
   return row;

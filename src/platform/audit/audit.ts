@@ -124,6 +124,44 @@ async function lockHead(tx: Queryable, tenantId: string | null): Promise<ChainHe
 }
 
 /**
+ * The chain head's lock and read as a LATERAL subquery of a caller's statement that locks its own
+ * rows first (`LEFT JOIN LATERAL (...) head ON true`, `$tenant` the tenant id's parameter,
+ * `after` a column of the rows locked before it, so the head is locked after them and only when
+ * there are any): one statement instead of two. Its columns, prefixed `head_`, go to
+ * adoptChainHead.
+ */
+export function lockedHeadSubquery(tenant: string, after: string): string {
+  return `SELECT seq AS head_seq, hash AS head_hash, created_at AS head_created_at, event_seq AS head_event_seq
+    FROM audit_chain_heads WHERE tenant_id = ${tenant} AND ${after} IS NOT NULL FOR UPDATE`;
+}
+
+/** What lockedHeadSubquery answers: null columns when the chain has no head row yet. */
+export interface LockedHeadColumns {
+  head_seq: number | string | null;
+  head_hash: string | null;
+  head_created_at: Date | null;
+  head_event_seq: number | string | null;
+}
+
+/**
+ * Takes the head a caller's statement locked (lockedHeadSubquery) as the transaction's head of the
+ * tenant's chain, as prepareAuditChain would have; a chain with no head row yet gets one the way
+ * prepareAuditChain makes it.
+ */
+export function adoptChainHead(tx: Queryable, tenantId: string, row: LockedHeadColumns): Promise<ChainHead> {
+  const heads = tx.local(HEADS);
+  const known = heads.get(tenantId);
+  if (known !== undefined) return known;
+  const head =
+    row.head_seq === null || row.head_hash === null || row.head_created_at === null || row.head_event_seq === null
+      ? lockHead(tx, tenantId)
+      : Promise.resolve({ seq: Number(row.head_seq), hash: row.head_hash, created_at: row.head_created_at, event_seq: Number(row.head_event_seq) });
+  head.catch(() => undefined);
+  heads.set(tenantId, head);
+  return head;
+}
+
+/**
  * Locks the chain's head for this transaction and reads it (seq 0: the chain has no event yet);
  * once per transaction and chain. A transaction that will audit can await this together with its
  * other first reads, so that the append itself costs no round trip. The lock order everywhere is:
