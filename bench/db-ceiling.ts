@@ -15,15 +15,15 @@ import { median, round } from './lib/stats.js';
  * `pnpm bench:db-ceiling`: what the database alone allows P4, with no application in the way.
  *
  * pgbench runs the statements of the app's `PATCH /v1/incidents/:id` transaction (tenant
- * preamble and API-key lookup, quota, the incident's and the audit chain head's row locks, the
- * UPDATE, a timeline event, the audit row with its chain head, COMMIT; in the app's three
- * pipelined round trips) beside B-update's bare UPDATE, on a copy of the seeded bench database,
- * with `pnpm bench`'s `--connections`, `--rounds` and `--duration` (or `--quick`), interleaved;
- * then the transaction without each of its parts, so each part's database cost is visible, and
- * with its three writes folded into one statement. The texts mirror
+ * preamble and API-key lookup, quota, the incident's and the audit chain head's row locks, then
+ * one statement with the UPDATE, a timeline event, the audit row, the event with its pg_notify and
+ * the chain head's move, COMMIT; in the app's three pipelined round trips) beside B-update's bare
+ * UPDATE, on a copy of the seeded bench database, with `pnpm bench`'s `--connections`, `--rounds`
+ * and `--duration` (or `--quick`), interleaved; then with the writes as separate statements, and
+ * that form without each of its parts, so each part's database cost is visible. The texts mirror
  * src/ (the preamble and the lookup are imported; the others follow incidents.queries.ts,
- * usage.quota.ts and audit.ts), with literals for the parameters: one script per tenant and
- * incident, picked at random per transaction.
+ * usage.quota.ts, audit.ts and events.record.ts), with literals for the parameters: one script per
+ * tenant and incident, picked at random per transaction.
  *
  * The ratio `patch / bare` bounds P4 from above: the app cannot run the transaction faster than
  * PostgreSQL does with only pgbench beside it.
@@ -71,6 +71,11 @@ function scripts(p: Pick): Record<string, string[]> {
            '{"changes": {"title": {"to": "Ceiling 1", "from": "Ceiling 0"}, "severity": {"to": "SEV3", "from": "SEV2"}}, "version": 35}',
            '198.18.0.1', 'node', md5(random()::text), now(), md5(random()::text) || md5(random()::text), md5(random()::text) || md5(random()::text))`;
   const headMove = `UPDATE audit_chain_heads SET seq = seq + 1, hash = md5(random()::text) || md5(random()::text), created_at = now() WHERE tenant_id = '${p.tenantId}'`;
+  const eventData = JSON.stringify({ incident: { id: p.incidentId, title: 'Ceiling 1', severity: 'SEV3', status: 'investigating', version: 35 }, changes: { title: { from: 'Ceiling 0', to: 'Ceiling 1' } } }).replaceAll(':', ': ');
+  const eventValues = (seq: string): string =>
+    `'${p.tenantId}', ${seq}, gen_random_uuid(), 'incident.updated', '${p.incidentId}', 'service_account', '${p.serviceAccountId}', '${eventData}', now(), NULL`;
+  const eventColumns = 'tenant_id, seq, id, type, incident_id, actor_type, actor_id, data, occurred_at, trace_parent';
+  const headSeq = `(SELECT event_seq + 1 FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}')`;
   const parts = {
     open: ['BEGIN;', `${preamble};`, `${lit(lookup.sql, p.publicId)};`],
     // The tenant set directly, as a session request's preamble does: no key lookup.
@@ -81,36 +86,49 @@ function scripts(p: Pick): Record<string, string[]> {
        ON CONFLICT (tenant_id, day) DO UPDATE SET incident_writes = u.incident_writes + 1 WHERE u.incident_writes < (SELECT n FROM lim)
        RETURNING incident_writes, (SELECT n FROM lim) AS quota_limit;`,
     ],
+    // The incident's row lock, then the chain head's, in one statement (incidents.queries.ts, lockIncidentAndChain).
     locks: [
-      `SELECT ${COLUMNS} FROM incidents WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' FOR UPDATE;`,
-      `SELECT seq, hash, created_at FROM audit_chain_heads WHERE tenant_id = '${p.tenantId}' FOR UPDATE;`,
+      `WITH locked AS MATERIALIZED (SELECT ${COLUMNS} FROM incidents WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}' FOR UPDATE)
+       SELECT locked.*, head.* FROM locked LEFT JOIN LATERAL (SELECT seq, hash, created_at, event_seq FROM audit_chain_heads
+         WHERE tenant_id = '${p.tenantId}' AND locked.id IS NOT NULL FOR UPDATE) head ON true;`,
     ],
     update: [`${update};`],
     timeline: [`${timeline};`],
     audit: [`WITH event AS (${auditInsert}) ${headMove};`],
+    // The event on its own (events.record.ts, recordEvent): numbered from the locked head's counter.
+    event: [
+      `WITH event AS (INSERT INTO events (${eventColumns}) VALUES (${eventValues(headSeq)}) RETURNING seq),
+         head AS (UPDATE audit_chain_heads SET event_seq = event_seq + 1 WHERE tenant_id = '${p.tenantId}')
+       SELECT pg_notify('incident_tracker_events', '${p.tenantId}:' || seq::text) FROM event;`,
+    ],
   };
+  // The app's write (incidents.queries.ts, updateIncidentWithRecords): one statement, the event
+  // numbered from the locked head's counter.
   const folded = `WITH u AS (${update}),
       t AS (${timeline} RETURNING 1),
-      event AS (${auditInsert} RETURNING 1)
-    ${headMove} AND (SELECT count(*) FROM u) + (SELECT count(*) FROM t) >= 0;`;
+      a AS (${auditInsert} RETURNING 1),
+      e AS (INSERT INTO events (${eventColumns}) VALUES (${eventValues(headSeq)}) RETURNING seq),
+      h AS (${headMove.replace(', created_at = now()', ', created_at = now(), event_seq = event_seq + 1')})
+    SELECT u.id, pg_notify('incident_tracker_events', '${p.tenantId}:' || (SELECT seq FROM e)::text) FROM u;`;
   const patch = (without: string[] = [], fold = false): string[] => {
     const pipe = (lines: string[]): string[] => (lines.length === 0 ? [] : ['\\startpipeline', ...lines, '\\endpipeline']);
     const keep = (name: Exclude<keyof typeof parts, 'openWithoutLookup'>): string[] => (without.includes(name) ? [] : parts[name]);
     const open = without.includes('role') ? ['BEGIN;'] : without.includes('lookup') ? parts.openWithoutLookup : parts.open;
-    const writes = fold ? [folded] : [...keep('update'), ...keep('timeline'), ...keep('audit')];
+    const writes = fold ? [folded] : [...keep('update'), ...keep('timeline'), ...keep('audit'), ...keep('event')];
     return [...pipe(open), ...pipe([...keep('quota'), ...keep('locks')]), ...pipe([...writes, 'COMMIT;'])];
   };
   return {
     bare: [`UPDATE incidents SET title = 'Ceiling ' || random()::text, version = version + 1, updated_at = now() WHERE tenant_id = '${p.tenantId}' AND id = '${p.incidentId}';`],
-    patch: patch(),
-    'patch, writes folded into one statement': patch([], true),
+    patch: patch([], true),
+    'patch, writes as separate statements': patch(),
     'patch without the API-key lookup': patch(['lookup']),
     'patch as the table owner (no RLS)': patch(['role']),
     'patch without quota': patch(['quota']),
     'patch without row + head locks': patch(['locks']),
     'patch without timeline event': patch(['timeline']),
     'patch without audit row': patch(['audit']),
-    'BEGIN; UPDATE; COMMIT (as the owner)': patch(['role', 'quota', 'locks', 'timeline', 'audit']),
+    'patch without event row': patch(['event']),
+    'BEGIN; UPDATE; COMMIT (as the owner)': patch(['role', 'quota', 'locks', 'timeline', 'audit', 'event']),
   };
 }
 
@@ -144,6 +162,8 @@ async function main(): Promise<void> {
          SELECT DISTINCT tenant_id, 1000000, 'ceiling', now() FROM unnest($1::uuid[]) AS tenant_id ON CONFLICT DO NOTHING`,
         [rows.map((r) => r.tenantId)],
       );
+      // Event numbers past every seeded or benched event of these tenants.
+      await c.query('UPDATE audit_chain_heads SET event_seq = 1000000 WHERE tenant_id = ANY($1::uuid[])', [rows.map((r) => r.tenantId)]);
       return rows;
     });
     if (picks.length < TENANTS) throw new Error(`only ${String(picks.length)} tenants with API keys and incidents in ${BENCH_DATABASE}`);

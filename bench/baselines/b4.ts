@@ -19,8 +19,8 @@ import { isUuid, readBody, sendJson, serve } from './common.js';
  * pipelining and corking, the named statements, the one-round-trip opening with the API-key
  * lookup), the same database settings (loadConfig, with the harness's --app-env), and the same
  * functions issuing the statements, in the order the route wrapper (src/platform/http/route.ts)
- * calls them: the opening with the key lookup and the quota count (countWrite), authenticateApiKey, the quota decision, patchIncident (row lock and audit chain head,
- * then UPDATE, timeline event and audit row), COMMIT, then the body. What it
+ * calls them: the opening with the key lookup and the quota count (countWrite), authenticateApiKey, the quota decision, patchIncident (the row lock and the audit chain head's in one statement,
+ * then one statement with the UPDATE, timeline event, audit row, event and head move), COMMIT, then the body. What it
  * leaves out is everything around the transaction: Express, routing, zod validation, the session
  * store, CSRF, idempotency, logging, telemetry, security headers.
  *

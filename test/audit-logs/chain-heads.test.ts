@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowHash, recordAuditEvent, type AuditRow } from '../../src/platform/audit/audit.js';
+import { recordEvent } from '../../src/features/events/events.record.js';
 import { loadIncident } from '../../src/features/incidents/incidents.service.js';
 import type { RequestContext } from '../../src/platform/http/context.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -108,5 +109,44 @@ describe('audit chain heads', () => {
     expect(await headRows(tenantId)).toBe(1);
     await appendOne(tenantId, 1);
     expect((await chainOf(tenantId)).events.map((e) => e.seq)).toEqual([1]);
+  });
+  it('when a tenant seeded with events by SQL and no head row gets 12 concurrent events, then they continue its seq with no gap and the head counts them', async () => {
+    const { tenantId, incidentId } = await seededTenant();
+    await t.db.withSystemTx((tx) =>
+      tx.query(
+        `INSERT INTO events (tenant_id, seq, id, type, incident_id, actor_type, actor_id, data, occurred_at)
+         SELECT $1, n, gen_random_uuid(), 'incident.updated', $2, 'system', NULL, '{}', now() FROM generate_series(1, 3) AS n`,
+        [tenantId, incidentId],
+      ),
+    );
+    const ctx = { principal: { type: 'anonymous' as const }, now: new Date() };
+    const recorded = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        t.db.withAppTx({ tenantId, userId: null }, (tx) => recordEvent(tx, ctx, tenantId, { type: 'incident.updated', incidentId, data: {} })),
+      ),
+    );
+    const { rows } = await t.db.withSystemTx((tx) =>
+      tx.query<{ seq: number | string; event_seq: number | string }>(
+        'SELECT e.seq, h.event_seq FROM events e JOIN audit_chain_heads h ON h.tenant_id = e.tenant_id WHERE e.tenant_id = $1 ORDER BY e.seq',
+        [tenantId],
+      ),
+    );
+    expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(recorded.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 4));
+    expect(Number(rows[0]?.event_seq)).toBe(15);
+  });
+
+  it('when an evented change rolls back, then its seq is not used up: the next event takes it', async () => {
+    const { tenantId, incidentId } = await seededTenant();
+    const ctx = { principal: { type: 'anonymous' as const }, now: new Date() };
+    const record = () => t.db.withAppTx({ tenantId, userId: null }, (tx) => recordEvent(tx, ctx, tenantId, { type: 'incident.updated', incidentId, data: {} }));
+    expect((await record()).seq).toBe(1);
+    await expect(
+      t.db.withAppTx({ tenantId, userId: null }, async (tx) => {
+        await recordEvent(tx, ctx, tenantId, { type: 'incident.updated', incidentId, data: {} });
+        throw new Error('the request failed after recording');
+      }),
+    ).rejects.toThrow('after recording');
+    expect((await record()).seq).toBe(2);
   });
 });

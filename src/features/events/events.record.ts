@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { prepareAuditChain } from '../../platform/audit/audit.js';
+import { headWrite, prepareAuditChain, type ChainHead } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import { actorOf, type Actor, type RequestContext } from '../../platform/http/context.js';
 import { countEventWritten } from '../../platform/telemetry/metrics.js';
@@ -39,21 +39,53 @@ export interface RecordedEvent {
   seq: number;
 }
 
-// seq is max + 1 under the tenant's audit chain lock (see recordEvent); the notification is
-// delivered to listeners when (and only if) the transaction commits.
-const INSERT_EVENT_SQL = `WITH event AS (
-    INSERT INTO events (tenant_id, seq, id, type, incident_id, actor_type, actor_id, data, occurred_at, trace_parent)
-    SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9 FROM events WHERE tenant_id = $1
-    RETURNING seq)
-  SELECT seq, pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || seq::text) AS notified FROM event`;
+/** An event numbered and ready to insert (see numberEvent). */
+export interface NumberedEvent extends RecordedEvent {
+  params: unknown[];
+}
+
+/**
+ * The INSERT of a numbered event and its announcement, for a data-modifying statement: `insert`
+ * is a CTE body, `notify` a select-list expression; parameters start at `$first` (ten of them, numberEvent's params).
+ * The notification is delivered to listeners when (and only if) the transaction commits.
+ */
+export function eventStatement(first: number): { insert: string; notify: string } {
+  const n = (k: number): string => `$${String(first + k)}`;
+  return {
+    insert: `INSERT INTO events (tenant_id, seq, id, type, incident_id, actor_type, actor_id, data, occurred_at, trace_parent)
+      VALUES (${n(0)}, ${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, ${n(6)}, ${n(7)}, ${n(8)}, ${n(9)})`,
+    notify: `pg_notify('${EVENTS_CHANNEL}', ${n(0)}::text || ':' || ${n(1)}::text)`,
+  };
+}
+
+/**
+ * Numbers one event of the tenant onto the transaction's locked chain head without writing it:
+ * the caller must issue, in this transaction, a statement that inserts it (eventStatement) and
+ * writes the head (headWrite), as recordEvent does. The number is the counter on the tenant's
+ * audit chain head row, whose lock
+ * (`prepareAuditChain`, usually already taken in the request's first round trip, so no extra wait)
+ * is held to commit: numbers follow commit order, have no gaps (a rollback takes its numbers back
+ * with it), and a reader that has seen `seq = n` never later finds an event below n. The lock order
+ * is that of the audit writer: quota counter, the rows the request changes, then the chain (call
+ * this after the changes).
+ */
+export function numberEvent(head: ChainHead, tx: Queryable, ctx: Pick<RequestContext, 'principal' | 'now'>, tenantId: string, event: NewEvent): NumberedEvent {
+  head.event_seq += 1;
+  const seq = head.event_seq;
+  const actor = event.actor ?? actorOf(ctx.principal);
+  const id = randomUUID();
+  countEventWritten(tx, event.type);
+  return {
+    id,
+    seq,
+    params: [tenantId, seq, id, event.type, event.incidentId, actor.type, actor.id, JSON.stringify(event.data), ctx.now, activeTraceParent()],
+  };
+}
 
 /**
  * Records one event in the caller's transaction: a rolled-back change leaves no event, a
- * committed one always has one. The event is numbered under the tenant's audit chain head lock
- * (`prepareAuditChain`, usually already taken in the request's first round trip, so no extra
- * wait): the lock is held to commit, so numbers follow commit order and a reader that has seen
- * `seq = n` never later finds an event below n. The lock order is that of the audit writer:
- * quota counter, the rows the request changes, then the chain (call this after the changes).
+ * committed one always has one. One statement inserts it, moves the chain head's counter and
+ * announces it on EVENTS_CHANNEL as `<tenantId>:<seq>`.
  */
 export async function recordEvent(
   tx: Queryable,
@@ -61,22 +93,13 @@ export async function recordEvent(
   tenantId: string,
   event: NewEvent,
 ): Promise<RecordedEvent> {
-  await prepareAuditChain(tx, tenantId);
-  const actor = event.actor ?? actorOf(ctx.principal);
-  const id = randomUUID();
-  const { rows } = await tx.query<{ seq: number | string }>(INSERT_EVENT_SQL, [
-    tenantId,
-    id,
-    event.type,
-    event.incidentId,
-    actor.type,
-    actor.id,
-    JSON.stringify(event.data),
-    ctx.now,
-    activeTraceParent(),
+  const head = await prepareAuditChain(tx, tenantId);
+  const numbered = numberEvent(head, tx, ctx, tenantId, event);
+  const statement = eventStatement(1);
+  const write = headWrite(tenantId, head, numbered.params.length + 1);
+  await tx.query(`WITH event AS (${statement.insert}), head AS (${write.sql}) SELECT ${statement.notify} AS notified`, [
+    ...numbered.params,
+    ...write.params,
   ]);
-  const seq = rows[0]?.seq;
-  if (seq === undefined) throw new Error('event insert returned no seq');
-  countEventWritten(tx, event.type);
-  return { id, seq: Number(seq) };
+  return { id: numbered.id, seq: numbered.seq };
 }

@@ -1,7 +1,10 @@
 import type { Queryable } from '../../platform/db/database.js';
 import { columnsOf, maybeRow, oneRow, patchStatement } from '../../platform/db/sql.js';
 import { keyset, keysetParams, type KeyedRow, type PageRequest } from '../../platform/http/pagination.js';
+import { adoptChainHead, auditInsert, headWrite, lockedHeadSubquery, type AuditRow, type ChainHead, type LockedHeadColumns } from '../../platform/audit/audit.js';
+import { eventStatement, type NumberedEvent } from '../events/events.record.js';
 import type { IncidentStatus, Severity } from './incidents.schema.js';
+import type { TimelineEventType } from './timeline.schema.js';
 
 /** Who created, acknowledged or wrote a timeline event: a person, a key, or an alert source. */
 export interface ActorRef {
@@ -110,6 +113,23 @@ export async function findIncident(tx: Queryable, tenantId: string, id: string, 
   return maybeRow(await tx.query<IncidentRow>(forUpdate ? LOCK_INCIDENT_SQL : FIND_INCIDENT_SQL, [tenantId, id]));
 }
 
+/**
+ * The incident locked for a change and then, in the same statement, the tenant's audit chain head
+ * (the order every writer takes them in: the rows a request changes, then the chain), which every
+ * change needs for its audit row and event.
+ */
+const LOCK_INCIDENT_AND_HEAD_SQL = `WITH locked AS MATERIALIZED (${LOCK_INCIDENT_SQL})
+  SELECT locked.*, head.* FROM locked LEFT JOIN LATERAL (${lockedHeadSubquery('$1', 'locked.id')}) head ON true`;
+
+/** The incident locked for a change, with the chain head locked behind it (adopted for this transaction). */
+export async function lockIncidentAndChain(tx: Queryable, tenantId: string, id: string): Promise<IncidentRow | null> {
+  const found = maybeRow(await tx.query<IncidentRow & LockedHeadColumns>(LOCK_INCIDENT_AND_HEAD_SQL, [tenantId, id]));
+  if (found === null) return null;
+  const { head_seq, head_hash, head_created_at, head_event_seq, ...row } = found;
+  await adoptChainHead(tx, tenantId, { head_seq, head_hash, head_created_at, head_event_seq });
+  return row;
+}
+
 /** The columns a change may set; keys map to fixed column names, never to caller text. */
 export interface IncidentPatch {
   title?: string;
@@ -154,6 +174,66 @@ function updateIncidentParams(tenantId: string, id: string, patch: IncidentPatch
 
 export async function updateIncident(tx: Queryable, tenantId: string, id: string, patch: IncidentPatch, now: Date): Promise<IncidentRow> {
   return oneRow(await tx.query<IncidentRow>(UPDATE_INCIDENT_SQL, updateIncidentParams(tenantId, id, patch, now)), 'incident update');
+}
+
+/** What a change of a locked incident writes besides the row (see updateIncidentWithRecords). */
+export interface ChangeRecords {
+  /** The automatic timeline events, stamped with the UPDATE's time and attributed to `by`. */
+  timeline: { type: TimelineEventType; message: string }[];
+  by: ActorRef;
+  /** The change's audit row, chained (chainAuditRow). */
+  audit: AuditRow;
+  /** The change's event, numbered (numberEvent); null when the caller records it itself. */
+  event: NumberedEvent | null;
+  /** The tenant's chain head as the audit row and the event leave it. */
+  head: ChainHead;
+}
+
+/**
+ * The UPDATE of a locked incident and everything the change records, in one statement (one
+ * Bind/Execute instead of four, and no lookup: the audit row and the event were chained and
+ * numbered from the locked head): the row, its timeline events, its audit row, its event with its
+ * announcement, and the chain head's move. Answers the row as the UPDATE left it.
+ */
+export async function updateIncidentWithRecords(
+  tx: Queryable,
+  tenantId: string,
+  id: string,
+  patch: IncidentPatch,
+  now: Date,
+  records: ChangeRecords,
+): Promise<IncidentRow> {
+  const params = updateIncidentParams(tenantId, id, patch, now);
+  const at = (): string => `$${String(params.length)}`;
+  params.push(records.timeline.map((t) => t.type));
+  const types = at();
+  params.push(records.timeline.map((t) => t.message));
+  const messages = at();
+  params.push(records.by.type);
+  const byType = at();
+  params.push(records.by.id);
+  const byId = at();
+  const audit = auditInsert(records.audit, params.length + 1);
+  params.push(...audit.params);
+  let event = '';
+  let notified = '';
+  if (records.event !== null) {
+    const statement = eventStatement(params.length + 1);
+    params.push(...records.event.params);
+    event = `,\n    event AS (${statement.insert})`;
+    notified = `, ${statement.notify} AS announced`;
+  }
+  const head = headWrite(tenantId, records.head, params.length + 1);
+  params.push(...head.params);
+  const sql = `WITH updated AS (${UPDATE_INCIDENT_SQL}),
+    timeline AS (INSERT INTO timeline_events (tenant_id, incident_id, type, message, occurred_at, actor_type, actor_id, created_at)
+      SELECT $1, $2, t.type, t.message, $3, ${byType}::text, ${byId}::uuid, $3 FROM unnest(${types}::text[], ${messages}::text[]) AS t (type, message)),
+    audit AS (${audit.sql})${event},
+    head AS (${head.sql})
+  SELECT updated.*${notified} FROM updated`;
+  const row = oneRow(await tx.query<IncidentRow & { announced?: unknown }>(sql, params), 'incident update');
+  delete row.announced;
+  return row;
 }
 
 export interface IncidentFilter {

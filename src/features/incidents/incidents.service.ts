@@ -1,4 +1,4 @@
-import { prepareAuditChain, recordAuditEvent } from '../../platform/audit/audit.js';
+import { chainAuditRow, prepareAuditChain, recordAuditEvent } from '../../platform/audit/audit.js';
 import type { Queryable } from '../../platform/db/database.js';
 import type { RequestContext } from '../../platform/http/context.js';
 import { AppError } from '../../platform/http/errors.js';
@@ -7,15 +7,18 @@ import { pageOf, pageRequest } from '../../platform/http/pagination.js';
 import { enforce } from '../../platform/rbac/authorize.js';
 import type { Action } from '../../platform/rbac/roles.js';
 import { countIncidentCreated, countIncidentResolved } from '../../platform/telemetry/metrics.js';
-import { recordEvent } from '../events/events.record.js';
+import { numberEvent, recordEvent } from '../events/events.record.js';
 import {
   findIncident,
   insertIncident,
   isTenantMember,
+  lockIncidentAndChain,
   listIncidentRows,
   nextIncidentNumber,
   updateIncident,
+  updateIncidentWithRecords,
   type ActorRef,
+  type ChangeRecords,
   type IncidentPatch,
   type IncidentRow,
 } from './incidents.queries.js';
@@ -52,11 +55,8 @@ export async function loadIncident(
   opts: { forUpdate?: boolean } = {},
 ): Promise<IncidentRow> {
   // A locked incident is about to change, and every change is audited: the chain's lock and head
-  // are read in the same round trip as the row, after its row lock (the order every writer uses).
-  const [row] = await Promise.all([
-    findIncident(tx, tenantId, incidentId, opts.forUpdate ?? false),
-    opts.forUpdate ? prepareAuditChain(tx, tenantId) : undefined,
-  ]);
+  // are taken in the same statement as the row, after its row lock (the order every writer uses).
+  const row = opts.forUpdate ? await lockIncidentAndChain(tx, tenantId, incidentId) : await findIncident(tx, tenantId, incidentId);
   if (!row) throw new AppError('NOT_FOUND');
   enforce(action, { tenantId }, ctx);
   return row;
@@ -189,38 +189,39 @@ export async function changeIncident(
   // What the UPDATE will return: the row is locked, so only this change moves it.
   const after: IncidentRow = { ...row, ...patch, updated_at: ctx.now, version: row.version + 1 };
 
-  // The UPDATE, its timeline events and the audit row leave together; the row is locked, so the
-  // audited version is the locked one plus one.
-  const updating = updateIncident(tx, tenantId, row.id, patch, ctx.now);
-  const others: Promise<void>[] = [];
+  // The UPDATE, its timeline events, the audit row and the event leave as one statement; the row
+  // is locked, so the audited version is the locked one plus one, and the head is locked too (it
+  // was read with the row), so chaining and numbering take no round trip.
+  const timeline: ChangeRecords['timeline'] = [];
   if (input.status !== undefined && changes.status) {
-    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'status_changed', `Status changed from ${row.status} to ${input.status}.`, by));
+    timeline.push({ type: 'status_changed', message: `Status changed from ${row.status} to ${input.status}.` });
   }
   if (input.severity !== undefined && changes.severity) {
-    others.push(appendSystemEvent(tx, ctx, tenantId, row.id, 'severity_changed', `Severity changed from ${row.severity} to ${input.severity}.`, by));
+    timeline.push({ type: 'severity_changed', message: `Severity changed from ${row.severity} to ${input.severity}.` });
   }
   // An alert source acting is named as the actor; a user or key is the request's principal.
   const actor = by.type === 'alert_source' ? { actor: by } : {};
-  others.push(
-    recordAuditEvent(tx, ctx, tenantId, {
-      action: 'incident.updated',
-      target: { type: 'incident', id: row.id },
-      metadata: { changes, version: row.version + 1 },
-      ...actor,
-    }),
-  );
-  if (opts.event !== false) {
-    others.push(
-      recordEvent(tx, ctx, tenantId, {
-        type: changes.status ? 'incident.status_changed' : 'incident.updated',
-        incidentId: row.id,
-        data: { incident: presentIncident(after), changes },
-        ...actor,
-      }).then(() => undefined),
-    );
-  }
+  const head = await prepareAuditChain(tx, tenantId);
+  const audit = chainAuditRow(head, tx, ctx, tenantId, {
+    action: 'incident.updated',
+    target: { type: 'incident', id: row.id },
+    metadata: { changes, version: row.version + 1 },
+    ...actor,
+  });
+  const event =
+    opts.event === false
+      ? null
+      : numberEvent(head, tx, ctx, tenantId, {
+          type: changes.status ? 'incident.status_changed' : 'incident.updated',
+          incidentId: row.id,
+          data: { incident: presentIncident(after), changes },
+          ...actor,
+        });
+  // Issued here, before this function returns: the caller's COMMIT goes behind it.
+  const updated = updateIncidentWithRecords(tx, tenantId, row.id, patch, ctx.now, { timeline, by, audit, event, head });
+  updated.catch(() => undefined);
   if (input.status === 'resolved') countIncidentResolved(tx, row.started_at, ctx.now);
-  return { row: Promise.all([updating, ...others]).then(([updated]) => updated), after, changes };
+  return { row: updated, after, changes };
 }
 
 /**
