@@ -58,3 +58,34 @@ it('when an event commits, then the delivery queue is woken by its notification:
     await receiver.close();
   }
 });
+
+it('when an endpoint is more events behind than one run fans out, then one drain of the runner still delivers every event once', async () => {
+  const { owner, tenantId } = await ownerWithTenant(t);
+  const receiver = await new Receiver().start();
+  try {
+    const ep = await createEndpoint(owner, tenantId, { url: receiver.url });
+    receiver.secrets = [ep.secret];
+    const incident = await createIncident(owner);
+    // 1 + 229 events: more than a run's fan-out takes from one endpoint (200) and than one batch.
+    for (let i = 0; i < 229; i++) expect((await owner.post(`/v1/incidents/${incident.id}/timeline-events`, { message: `note ${String(i)}` })).status).toBe(201);
+    const queue = new WebhookDeliveryQueue({
+      db: t.db,
+      logger: createLogger('silent'),
+      secrets: WebhookSecrets.fromConfig(t.config),
+      client,
+      leaseMs: t.config.webhooks.leaseMs,
+      tenantId,
+    });
+    const runner = new JobRunner({ queues: [queue], clock: { now: () => new Date() }, logger: createLogger('silent'), pollIntervalMs: 3_600_000 });
+    try {
+      await runner.drain();
+    } finally {
+      await runner.stop();
+    }
+    const ids = receiver.received.map((r) => r.id);
+    expect(ids).toHaveLength(230);
+    expect(new Set(ids).size).toBe(230);
+  } finally {
+    await receiver.close();
+  }
+});

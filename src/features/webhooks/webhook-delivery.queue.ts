@@ -16,9 +16,16 @@ import { inAttemptSpan, recordAttemptOutcome, type AttemptOutcome } from './webh
 /** An endpoint whose deliveries have all failed this long is disabled. */
 export const FAILING_DISABLE_MS = 5 * 86_400_000;
 const EXCERPT_CHARS = 1024;
-const FAN_OUT_ENDPOINTS = 200;
-const FAN_OUT_EVENTS = 500;
-const DELIVERY_BATCH = 50;
+/**
+ * One run's fan-out makes at most FAN_OUT_ENDPOINTS x FAN_OUT_EVENTS delivery rows (2,000), a
+ * statement that stays well inside the statement timeout under load: an unbounded one (it was
+ * 200 x 500) that once timed out was retried whole and timed out again, and delivery stopped.
+ * FAN_OUT_EVENTS >= DELIVERY_BATCH, so a run that left an endpoint's backlog behind reports a
+ * full batch and the runner runs again at once.
+ */
+const FAN_OUT_ENDPOINTS = 10;
+const FAN_OUT_EVENTS = 200;
+const DELIVERY_BATCH = 200;
 /**
  * How old the list of tenants with endpoints may get before a run reads it again. An event of a
  * tenant not on the list wakes the queue only once the list is this old, so a tenant without
