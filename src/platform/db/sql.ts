@@ -21,7 +21,7 @@ export function columnsOf<Row>() {
   return <const C extends readonly (keyof Row & string)[]>(...columns: C & Exhaustive<Row, C>): string => columns.join(', ');
 }
 
-/** As `columnsOf`, for rows read through a join or an expression: each key of `Row` with its SQL . */
+/** As `columnsOf`, for rows read through a join or an expression: each key of `Row` with its SQL expression. */
 // The type parameter is the check: `exprs` must name every key of Row and no other.
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function selectList<Row>(exprs: { readonly [K in keyof Row & string]-?: string }): string {
