@@ -20,21 +20,26 @@ afterAll(async () => {
   await t.close();
 });
 
+/** A runner over the tenant's webhook queue whose poll would take an hour: only wake-ups and drain() run it. */
+function hourlyPollRunner(tenantId: string): JobRunner {
+  const queue = new WebhookDeliveryQueue({
+    db: t.db,
+    logger: createLogger('silent'),
+    secrets: WebhookSecrets.fromConfig(t.config),
+    client,
+    leaseMs: t.config.webhooks.leaseMs,
+    tenantId,
+  });
+  return new JobRunner({ queues: [queue], clock: { now: () => new Date() }, logger: createLogger('silent'), pollIntervalMs: 3_600_000 });
+}
+
 it('when an event commits, then the delivery queue is woken by its notification: it arrives although the poll would take an hour', async () => {
   const { owner, tenantId } = await ownerWithTenant(t);
   const receiver = await new Receiver().start();
   try {
     const ep = await createEndpoint(owner, tenantId, { url: receiver.url });
     receiver.secrets = [ep.secret];
-    const queue = new WebhookDeliveryQueue({
-      db: t.db,
-      logger: createLogger('silent'),
-      secrets: WebhookSecrets.fromConfig(t.config),
-      client,
-      leaseMs: t.config.webhooks.leaseMs,
-      tenantId,
-    });
-    const runner = new JobRunner({ queues: [queue], clock: { now: () => new Date() }, logger: createLogger('silent'), pollIntervalMs: 3_600_000 });
+    const runner = hourlyPollRunner(tenantId);
     runner.start();
     try {
       // The start-up run is over and found nothing: only a wake-up can deliver what comes next.
@@ -68,15 +73,7 @@ it('when an endpoint is more events behind than one run fans out, then one drain
     const incident = await createIncident(owner);
     // 1 + 229 events: more than a run's fan-out takes from one endpoint (200) and than one batch.
     for (let i = 0; i < 229; i++) expect((await owner.post(`/v1/incidents/${incident.id}/timeline-events`, { message: `note ${String(i)}` })).status).toBe(201);
-    const queue = new WebhookDeliveryQueue({
-      db: t.db,
-      logger: createLogger('silent'),
-      secrets: WebhookSecrets.fromConfig(t.config),
-      client,
-      leaseMs: t.config.webhooks.leaseMs,
-      tenantId,
-    });
-    const runner = new JobRunner({ queues: [queue], clock: { now: () => new Date() }, logger: createLogger('silent'), pollIntervalMs: 3_600_000 });
+    const runner = hourlyPollRunner(tenantId);
     try {
       await runner.drain();
     } finally {
